@@ -1,0 +1,1 @@
+"""The Scrapy project of newswatch: spider, items, pipelines, extraction and site profiles."""

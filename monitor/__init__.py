@@ -1,0 +1,1 @@
+"""Change detection, diffs, alerts, scheduling and the command line of newswatch."""

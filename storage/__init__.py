@@ -1,0 +1,1 @@
+"""Persistence of newswatch: SQLAlchemy models, sessions, repository functions, migrations."""

@@ -1,0 +1,35 @@
+"""Normalised article content, and the hash that decides whether a new version is stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+
+# Invisible characters that editors and CMS round-trips add and remove at will.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"), None)
+# Every kind of space (no-break, narrow, ideographic, tabs, newlines) counts as one space.
+_SPACES = re.compile(r"[\s\u00a0\u202f\u2007\u3000]+")
+
+
+def normalize_text(text: str) -> str:
+    """NFC, invisible characters removed, all whitespace runs collapsed to one space, stripped."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    return _SPACES.sub(" ", text).strip()
+
+
+def normalize_paragraphs(paragraphs: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Each paragraph normalised; empty ones dropped."""
+    return tuple(p for p in map(normalize_text, paragraphs) if p)
+
+
+def content_hash(title: str, published: dt.date | None, paragraphs: list[str] | tuple[str, ...]) -> str:
+    """SHA-256 of the normalised title, date and body text.
+
+    Paragraph boundaries do not count: re-wrapping the same words (hard line breaks
+    pasted in, or taken out) is not an edit of the release.
+    """
+    body = " ".join(normalize_paragraphs(paragraphs))
+    key = "\x1f".join((normalize_text(title), published.isoformat() if published else "", body))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
