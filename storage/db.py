@@ -1,0 +1,100 @@
+"""Engine from one database URL, and the schema brought up to date with Alembic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.resources import files
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import Connection
+
+# A relative SQLite path is relative to the working directory of the process.
+DEFAULT_DATABASE_URL = "sqlite:///newswatch.db"
+# How long an SQLite writer waits for another one's lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option: on SQLite, start transactions with BEGIN IMMEDIATE (write lock up front).
+BEGIN_IMMEDIATE = "newswatch_sqlite_begin_immediate"
+# Any constant unique to this application: the PostgreSQL advisory lock held while migrating.
+_MIGRATION_LOCK_KEY = 0x6E657773  # "news"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; on SQLite with foreign keys enforced and real transactions."""
+    if make_url(url).get_backend_name() == "sqlite":
+        engine = create_engine(url)
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """Foreign keys on, a busy timeout, and BEGIN emitted by SQLAlchemy.
+
+    The sqlite3 driver's legacy mode begins transactions only before DML, so reads and DDL
+    would escape the transaction and SAVEPOINTs would not nest; SQLAlchemy's documented
+    recipe takes over BEGIN instead. A connection with the BEGIN_IMMEDIATE execution option
+    takes the write lock at BEGIN, so two such writers queue instead of deadlocking.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(BEGIN_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class MigrationError(RuntimeError):
+    """A migration could not be applied consistently."""
+
+
+def alembic_config() -> Config:
+    """Alembic configuration for the migrations shipped inside this package."""
+    config = Config()
+    config.set_main_option("script_location", str(files("storage") / "migrations"))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the database behind `engine` to the latest schema (a no-op when current)."""
+    config = alembic_config()
+    with engine.connect() as connection, migration_transaction(connection):
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def migration_transaction(connection: Connection) -> Iterator[None]:
+    """One transaction for schema changes, which concurrent migrators wait for.
+
+    On SQLite, foreign keys are off meanwhile and checked once at the end: batch migrations
+    rebuild tables, which enforced keys would block, and the pragma only takes effect
+    outside a transaction (SQLite's documented procedure for schema changes).
+    """
+    if connection.dialect.name != "sqlite":
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+            yield
+        return
+    driver_connection = connection.connection.driver_connection
+    driver_connection.execute("PRAGMA foreign_keys = OFF")
+    try:
+        with connection.execution_options(**{BEGIN_IMMEDIATE: True}).begin():
+            yield
+            violations = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if violations:
+                raise MigrationError(f"migration left rows violating foreign keys: {violations[:10]}")
+    finally:
+        connection.execution_options(**{BEGIN_IMMEDIATE: False})
+        driver_connection.execute("PRAGMA foreign_keys = ON")

@@ -1,0 +1,172 @@
+"""The database schema: crawl runs, articles, their versions, and the changes between them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+RUN_STATUSES = ("running", "complete", "incomplete", "failed")
+ARTICLE_STATES = ("live", "gone")
+CHANGE_KINDS = ("added", "edited", "removed", "restored")
+
+# Named constraints, so that later migrations (and SQLite batch mode) can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# JSON everywhere, JSONB on PostgreSQL (indexable, compact).
+JSON_TYPE = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware datetime stored in UTC; naive datetimes are refused.
+
+    PostgreSQL keeps the offset itself; SQLite stores the UTC wall time, so the zone is
+    put back on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: pass a timezone-aware one")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention and the project's type map."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON_TYPE,
+        list[str]: JSON_TYPE,
+    }
+
+
+class CrawlRun(Base):
+    """One crawl of one site, with Scrapy's stats once it finishes."""
+
+    __tablename__ = "crawl_runs"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        Index("ix_crawl_runs_site_started_at", "site", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The first run of a site: everything is "added", and nobody is alerted about it.
+    is_baseline: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Article(Base):
+    """One news release, identified by its canonical URL."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        CheckConstraint(_one_of("state", ARTICLE_STATES), name="state"),
+        Index("ix_articles_site_language", "site", "language"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(100))
+    canonical_url: Mapped[str] = mapped_column(String(2048), unique=True)
+    language: Mapped[str] = mapped_column(String(16))
+    first_seen_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+    last_seen_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"))
+    state: Mapped[str] = mapped_column(String(8), default="live")
+    # articles <-> article_versions is a cycle: this key is added after both tables exist.
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("article_versions.id", use_alter=True)
+    )
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+
+    versions: Mapped[list[ArticleVersion]] = relationship(
+        back_populates="article",
+        foreign_keys="ArticleVersion.article_id",
+        order_by="ArticleVersion.id",
+    )
+    current_version: Mapped[ArticleVersion | None] = relationship(
+        foreign_keys=[current_version_id], post_update=True
+    )
+
+
+class ArticleVersion(Base):
+    """The normalised content of an article as first seen in one run.
+
+    Not unique on (article_id, content_hash): an article may return to an earlier text.
+    """
+
+    __tablename__ = "article_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    fetched_at: Mapped[dt.datetime]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(Text)
+    published: Mapped[dt.date | None] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+    paragraphs: Mapped[list[str]]
+    etag: Mapped[str | None] = mapped_column(String(512))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+
+    article: Mapped[Article] = relationship(back_populates="versions", foreign_keys=[article_id])
+
+
+class Change(Base):
+    """One change of one article found by a run (written by the monitor)."""
+
+    __tablename__ = "changes"
+    __table_args__ = (CheckConstraint(_one_of("kind", CHANGE_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    fields: Mapped[list[str]] = mapped_column(default=list)
+    old_version_id: Mapped[int | None] = mapped_column(ForeignKey("article_versions.id"))
+    new_version_id: Mapped[int | None] = mapped_column(ForeignKey("article_versions.id"))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    is_baseline: Mapped[bool] = mapped_column(default=False)
