@@ -249,3 +249,12 @@ def versions_of(session: Session, url: str) -> list[ArticleVersion]:
         .order_by(ArticleVersion.id)
     )
     return list(session.scalars(statement))
+
+
+def known_urls(session: Session, site: str, languages: Sequence[str]) -> list[str]:
+    """Canonical URLs of the stored articles of `site` in `languages`, so a crawl re-checks them."""
+    return list(session.scalars(
+        select(Article.canonical_url)
+        .where(Article.site == site, Article.language.in_(languages))
+        .order_by(Article.id)
+    ))

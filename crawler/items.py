@@ -1,0 +1,48 @@
+"""Items that flow from the spider through the pipelines."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from crawler.extraction import Extracted
+
+
+@dataclass(frozen=True)
+class ArticlePage:
+    """An article page as fetched: what the spider yields."""
+
+    url: str  # canonical URL: the article's identity
+    fetched_url: str  # where the body came from (after redirects)
+    language: str
+    status: int
+    body: bytes
+    fetched_at: dt.datetime
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article page with its extracted content: what the store pipeline writes."""
+
+    page: ArticlePage
+    content: Extracted
+
+
+@dataclass(frozen=True)
+class ArticleGone:
+    """A known article that answered 404/410, or redirected to a page that is not an article."""
+
+    url: str
+    status: int
+    location: str | None = None  # where a redirect pointed
+
+
+@dataclass(frozen=True)
+class ArticleMoved:
+    """An article URL that redirects to another article URL: the same release, moved."""
+
+    url: str
+    new_url: str
+    status: int

@@ -1,0 +1,39 @@
+"""Scrapy settings of newswatch. Every NEWSWATCH_* setting also comes from the environment.
+
+Command-line `-s NAME=value` wins over the environment, which wins over the defaults here.
+"""
+
+import os
+
+BOT_NAME = "newswatch"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# What to watch, and where to store it.
+NEWSWATCH_SITE = os.environ.get("NEWSWATCH_SITE", "icesco")
+NEWSWATCH_SITE_URL = os.environ.get("NEWSWATCH_SITE_URL", "https://icesco.org")
+NEWSWATCH_LANGUAGES = os.environ.get("NEWSWATCH_LANGUAGES", "en,fr,ar")
+NEWSWATCH_DATABASE_URL = os.environ.get("NEWSWATCH_DATABASE_URL", "sqlite:///newswatch.db")
+
+# Polite by default: the real site is a public service, not ours.
+USER_AGENT = "newswatch/0.1 (news-release change monitor; +https://icesco.org/en/)"
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_DELAY = 0.5
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 3  # 5xx, 408, 429, timeouts and connection errors (Scrapy's RETRY_HTTP_CODES)
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.ExtractPipeline": 300,
+    "crawler.pipelines.StorePipeline": 800,
+}
+
+LOG_LEVEL = os.environ.get("NEWSWATCH_LOG_LEVEL", "INFO")
+FEED_EXPORT_ENCODING = "utf-8"

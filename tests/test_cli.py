@@ -1,0 +1,116 @@
+"""The `newswatch` command line, driven as a user would: output, JSON contracts, clear errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from monitor.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+ARTICLE = next((REPO / "fixtures/site/v1/ar").rglob("expected.json"))
+
+
+def run(*args: str) -> "click.testing.Result":  # noqa: F821
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_extract_json_has_the_contract_keys_and_the_golden_content():
+    golden = json.loads(ARTICLE.read_text("utf-8"))
+    url = "https://icesco.org" + golden["path"]
+
+    result = run("extract", str(ARTICLE.with_name("index.html")), "--url", url, "--json")
+
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert list(record) == ["url", "language", "title", "published", "paragraphs", "text"]
+    assert record["language"] == "ar" and record["title"] == golden["title"]
+    assert record["published"] == golden["published"]
+    assert record["paragraphs"] == golden["paragraphs"]
+    assert record["text"] == "\n\n".join(golden["paragraphs"])
+
+
+def test_extract_of_a_file_without_url_says_what_is_missing():
+    result = CliRunner().invoke(main, ["extract", str(ARTICLE.with_name("index.html"))])
+    assert result.exit_code == 2
+    assert "--url" in result.output
+
+
+def test_extract_of_a_missing_file_fails_clearly():
+    result = CliRunner().invoke(main, ["extract", "no/such/page.html", "--url", "https://icesco.org/en/2022/09/15/x/"])
+    assert result.exit_code == 1
+    assert "no such file: no/such/page.html" in result.output
+
+
+def test_extract_of_a_page_without_article_fails_clearly(tmp_path):
+    page = tmp_path / "maintenance.html"
+    page.write_text("<html><body><h1>Briefly unavailable for scheduled maintenance. Check back in a minute.</h1>"
+                    "</body></html>")
+    result = CliRunner().invoke(main, ["extract", str(page), "--url", "https://icesco.org/en/2022/09/15/x/"])
+    assert result.exit_code == 1
+    assert "no article in" in result.output
+
+
+def test_articles_and_runs_after_a_crawl(mirror, engine, crawl):
+    crawl(mirror.base_url, engine)
+    database = ["--database", engine.url.render_as_string(hide_password=False)]
+
+    articles = json.loads(run("articles", "--json", *database).output)
+    french = json.loads(run("articles", "--language", "fr", "--json", *database).output)
+    runs = json.loads(run("runs", "--json", *database).output)
+    table = run("articles", *database).output
+
+    assert articles and all(set(a) == {"url", "language", "title", "published", "versions", "state"}
+                            for a in articles)
+    assert french and {a["language"] for a in french} == {"fr"} and len(french) < len(articles)
+    assert [r["status"] for r in runs] == ["complete"]
+    assert set(runs[0]) == {"id", "site", "status", "started_at", "finished_at", "is_baseline", "stats"}
+    assert runs[0]["stats"]["items"] == len(articles) == runs[0]["stats"]["versions_written"]
+    assert runs[0]["stats"]["requests"] > len(articles)
+    assert french[0]["title"][:40] in table
+
+
+def test_reading_a_database_that_does_not_exist_fails_clearly(tmp_path):
+    result = CliRunner().invoke(main, ["articles", "--database", f"sqlite:///{tmp_path}/none.db"])
+    assert result.exit_code == 1
+    assert "no database at" in result.output
+    assert not (tmp_path / "none.db").exists()
+
+
+def test_a_bad_database_url_fails_clearly():
+    result = CliRunner().invoke(main, ["runs", "--database", "not a url"])
+    assert result.exit_code == 1
+    assert "not a database URL" in result.output
+
+
+def test_demo_crawls_the_fixture_mirror_and_reports_what_it_stored(tmp_path):
+    with socket.socket() as probe:  # a free port, the same for both runs: URLs are identities
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    command = [sys.executable, "-m", "monitor", "demo", "--port", port, "--database", f"sqlite:///{tmp_path}/demo.db"]
+
+    first = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    assert first.returncode == 0, first.stderr[-3000:]
+    expected = {lang: len(list((REPO / "fixtures/site/v1" / lang).rglob("expected.json"))) for lang in ("ar", "en", "fr")}
+    stored = ", ".join(f"{n} {lang}" for lang, n in expected.items())
+    assert f"{sum(expected.values())} new versions written. Stored: {stored}." in first.stdout
+    assert f"0 new versions written. Stored: {stored}." in second.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["articles", "--language"], "requires an argument"),
+    (["articles", "--language", "de"], "'de' is not one of"),
+    (["frobnicate"], "No such command"),
+])
+def test_bad_arguments_exit_non_zero_with_a_clear_message(args, message):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert message in result.output
