@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -24,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 RUN_STATUSES = ("running", "complete", "incomplete", "failed")
 ARTICLE_STATES = ("live", "gone")
 CHANGE_KINDS = ("added", "edited", "removed", "restored")
+EVENT_KINDS = ("gone", "moved", "back")
 
 # Named constraints, so that later migrations (and SQLite batch mode) can refer to them.
 NAMING_CONVENTION = {
@@ -86,6 +88,9 @@ class CrawlRun(Base):
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
         Index("ix_crawl_runs_site_started_at", "site", "started_at"),
+        # The crawl lock: at most one running crawl per site, enforced by the database.
+        Index("uq_crawl_runs_one_running_per_site", "site", unique=True,
+              sqlite_where=text("status = 'running'"), postgresql_where=text("status = 'running'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -97,6 +102,10 @@ class CrawlRun(Base):
     # The first run of a site: everything is "added", and nobody is alerted about it.
     is_baseline: Mapped[bool] = mapped_column(default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # Who runs it, while it runs: a lock left by a dead process can be taken over.
+    pid: Mapped[int | None]
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    heartbeat_at: Mapped[dt.datetime | None]
 
 
 class Article(Base):
@@ -170,3 +179,21 @@ class Change(Base):
     new_version_id: Mapped[int | None] = mapped_column(ForeignKey("article_versions.id"))
     summary: Mapped[str] = mapped_column(Text, default="")
     is_baseline: Mapped[bool] = mapped_column(default=False)
+
+
+class ArticleEvent(Base):
+    """What a run observed of a known article besides its content: gone, moved, or back.
+
+    `detail` holds the other URL: where a `gone` article redirected to, or the URL a
+    `moved` article had before.
+    """
+
+    __tablename__ = "article_events"
+    __table_args__ = (CheckConstraint(_one_of("kind", EVENT_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    http_status: Mapped[int | None]
+    detail: Mapped[str | None] = mapped_column(Text)
