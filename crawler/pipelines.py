@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from crawler import signals as newswatch_signals
 from crawler.extraction import NotAnArticle, extract
-from crawler.items import ArticlePage, ArticleRecord
+from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord
+from crawler.runlock import claim_run
 from crawler.sites import PROFILES
-from storage import repository
+from storage import events, repository
 from storage.db import make_engine, migrate
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class StorePipeline:
         self.database_url = database_url
         self.engine = None
         self.run_id: int | None = None
+        self.min_ratio = crawler.settings.getfloat("NEWSWATCH_MIN_LENGTH_RATIO")
+        self.max_failure_rate = crawler.settings.getfloat("NEWSWATCH_MAX_FAILURE_RATE")
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -58,39 +61,60 @@ class StorePipeline:
         if not database_url:
             raise NotConfigured("NEWSWATCH_DATABASE_URL is empty")
         pipeline = cls(crawler, database_url)
+        # The run starts (and the crawl lock is claimed) here, before Scrapy builds its engine:
+        # a refused crawl is then a start-up failure (`scrapy crawl` exits 1) that wrote nothing.
+        pipeline.engine = make_engine(database_url)
+        migrate(pipeline.engine)
+        try:
+            pipeline.run_id = claim_run(crawler, pipeline.engine, pipeline.site).run_id
+        except Exception:
+            pipeline.engine.dispose()
+            raise
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
     def open_spider(self) -> None:
-        self.engine = make_engine(self.database_url)
-        migrate(self.engine)
-        with Session(self.engine) as session, session.begin():
-            run = repository.start_run(session, self.site)
-            self.run_id = run.id
         self.stats.set_value("newswatch/run_id", self.run_id)
         logger.info("run %s started (database %s)", self.run_id, self.engine.url.render_as_string(hide_password=True))
 
     def process_item(self, item):
-        if not isinstance(item, ArticleRecord):
-            return item
-        page, content = item.page, item.content
         with Session(self.engine) as session, session.begin():
-            recorded = repository.record_article(
-                session, self.run_id, url=page.url, site=self.site, language=content.language,
-                title=content.title, published=content.published, paragraphs=content.paragraphs,
-                fetched_at=page.fetched_at, etag=page.etag, last_modified=page.last_modified,
-            )
+            if isinstance(item, ArticleRecord):
+                self._store(session, item)
+            elif isinstance(item, ArticleGone):
+                if events.record_gone(session, self.run_id, item.url, item.status, item.location):
+                    self.stats.inc_value("newswatch/articles_gone")
+            elif isinstance(item, ArticleMoved):
+                if events.record_move(session, self.run_id, item.url, item.new_url, item.status):
+                    self.stats.inc_value("newswatch/articles_moved")
+        return item
+
+    def _store(self, session: Session, item: ArticleRecord) -> None:
+        page, content = item.page, item.content
+        stored = repository.get_article(session, page.url)
+        if stored is not None and stored.current_version is not None and _shrunk(stored.current_version.text,
+                                                                                content.text, self.min_ratio):
+            # A truncated page or a half-rendered template, not an editor's cut: keep what we have.
+            self.stats.inc_value("newswatch/extraction_suspect")
+            logger.warning("%s: extracted text is far shorter than the stored version (%d < %.0f%% of %d "
+                           "characters); stored version kept", page.url, len(content.text), self.min_ratio * 100,
+                           len(stored.current_version.text))
+            return
+        recorded = repository.record_article(
+            session, self.run_id, url=page.url, site=self.site, language=content.language,
+            title=content.title, published=content.published, paragraphs=content.paragraphs,
+            fetched_at=page.fetched_at, etag=page.etag, last_modified=page.last_modified,
+        )
         self.stats.inc_value("newswatch/articles_seen")
         if recorded.is_new_article:
             self.stats.inc_value("newswatch/articles_new")
         if recorded.is_new_version:
             self.stats.inc_value("newswatch/versions_written")
-        return item
 
     def spider_closed(self, spider, reason: str) -> None:
         if self.run_id is None:
             return
-        status = "complete" if reason == "finished" else "incomplete"
+        status = run_status(reason, self.stats.get_stats(), self.max_failure_rate)
         stats = run_stats(self.stats.get_stats())
         try:
             with Session(self.engine) as session, session.begin():
@@ -102,6 +126,25 @@ class StorePipeline:
         self.crawler.signals.send_catch_log(newswatch_signals.run_finished, run_id=self.run_id, status=status,
                                             engine=self.engine)
         self.engine.dispose()
+
+
+def _shrunk(stored: str, fetched: str, min_ratio: float) -> bool:
+    return len(fetched) < min_ratio * len(stored)
+
+
+def run_status(reason: str, stats: dict, max_failure_rate: float) -> str:
+    """`complete`, or `incomplete` when the crawl could not see the whole site.
+
+    Incomplete: the crawl did not finish by itself, a listing page failed, or too many
+    article fetches failed (errors after retries, pages without an article, suspect
+    extractions). An incomplete run reports no removals.
+    """
+    if reason != "finished" or stats.get("newswatch/listing_failed", 0):
+        return "incomplete"
+    failed = sum(stats.get(f"newswatch/{key}", 0) for key in ("fetch_failed", "extraction_failed",
+                                                             "extraction_suspect"))
+    attempted = failed + stats.get("newswatch/articles_seen", 0) + stats.get("newswatch/articles_gone", 0)
+    return "incomplete" if attempted and failed / attempted > max_failure_rate else "complete"
 
 
 def run_stats(stats: dict) -> dict:
@@ -118,6 +161,11 @@ def run_stats(stats: dict) -> dict:
         "articles_new": stats.get("newswatch/articles_new", 0),
         "versions_written": stats.get("newswatch/versions_written", 0),
         "extraction_failed": stats.get("newswatch/extraction_failed", 0),
+        "extraction_suspect": stats.get("newswatch/extraction_suspect", 0),
+        "fetch_failed": stats.get("newswatch/fetch_failed", 0),
+        "listing_failed": stats.get("newswatch/listing_failed", 0),
+        "articles_gone": stats.get("newswatch/articles_gone", 0),
+        "articles_moved": stats.get("newswatch/articles_moved", 0),
     }
     prefix = "downloader/response_status_count/"
     keep["responses_by_status"] = {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}

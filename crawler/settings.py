@@ -15,6 +15,16 @@ NEWSWATCH_SITE_URL = os.environ.get("NEWSWATCH_SITE_URL", "https://icesco.org")
 NEWSWATCH_LANGUAGES = os.environ.get("NEWSWATCH_LANGUAGES", "en,fr,ar")
 NEWSWATCH_DATABASE_URL = os.environ.get("NEWSWATCH_DATABASE_URL", "sqlite:///newswatch.db")
 
+# Trust: a run with more failed article fetches than this share is incomplete (no removals);
+# an extraction shorter than this share of the stored text is a failure, not an edit.
+NEWSWATCH_MAX_FAILURE_RATE = float(os.environ.get("NEWSWATCH_MAX_FAILURE_RATE", "0.05"))
+NEWSWATCH_MIN_LENGTH_RATIO = float(os.environ.get("NEWSWATCH_MIN_LENGTH_RATIO", "0.5"))
+
+# The crawl lock (one running crawl per site): a running crawl beats every so many seconds; a
+# lock without a beat for so many minutes (or whose process died, on this host) is taken over.
+NEWSWATCH_HEARTBEAT_SECONDS = float(os.environ.get("NEWSWATCH_HEARTBEAT_SECONDS", "60"))
+NEWSWATCH_LOCK_STALE_MINUTES = float(os.environ.get("NEWSWATCH_LOCK_STALE_MINUTES", "30"))
+
 # Polite by default: the real site is a public service, not ours.
 USER_AGENT = "newswatch/0.1 (news-release change monitor; +https://icesco.org/en/)"
 ROBOTSTXT_OBEY = True
@@ -29,6 +39,12 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3  # 5xx, 408, 429, timeouts and connection errors (Scrapy's RETRY_HTTP_CODES)
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
+
+# Change detection runs when a crawl's run is recorded (wired by path: crawler never imports monitor).
+EXTENSIONS = {
+    "crawler.runlock.RunHeartbeat": 100,  # keeps this crawl's lock alive while it runs
+    "monitor.extension.DetectChanges": 500,
+}
 
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractPipeline": 300,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 import urllib.request
 from urllib.parse import unquote
@@ -19,8 +20,13 @@ from sqlalchemy.orm import Session
 
 from crawler.extraction import NotAnArticle, extract
 from crawler.settings import USER_AGENT
-from crawler.sites import PROFILES
+from crawler.sites import ICESCO, PROFILES
+from crawler.urls import canonicalize
+from monitor import diff, history
+from monitor.detect import count_summary, detect_run
 from storage import repository
+from storage.models import Article
+from storage.repository import RunNotFound
 from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate
 
 DATABASE_OPTION = click.option(
@@ -105,6 +111,107 @@ def runs(database_url: str, as_json: bool) -> None:
               r.stats.get("requests", ""), r.stats.get("items", ""), r.stats.get("versions_written", "")]
              for r in rows],
         )
+
+
+@main.command()
+@click.option("--run", "run", default="latest", show_default=True, help="A run id, or `latest`.")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Every run started on or after this date.")
+@click.option("--baseline", is_flag=True, help="Include the additions of baseline runs.")
+@DATABASE_OPTION
+@JSON_OPTION
+def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: str, as_json: bool) -> None:
+    """List what runs added, edited, removed or restored."""
+    with _session(database_url) as session:
+        try:
+            run_id = None if since else _run_id(session, run)
+            rows = history.list_changes(session, run_id, since.date() if since else None, include_baseline=baseline)
+        except RunNotFound as error:
+            raise click.ClickException(str(error)) from error
+    if as_json:
+        _print_json([_row(r, "kind", "url", "language", "title", "fields", "summary", "run") for r in rows])
+    else:
+        _print_table(["run", "kind", "language", "title", "summary", "url"],
+                     [[r.run, r.kind, r.language, _clip(r.title, 50), _clip(r.summary, 60), unquote(r.url)]
+                      for r in rows])
+
+
+@main.command("history")
+@click.argument("url")
+@DATABASE_OPTION
+@JSON_OPTION
+def history_cmd(url: str, database_url: str, as_json: bool) -> None:
+    """List the stored versions of the article at URL (any spelling of it)."""
+    with _session(database_url) as session:
+        found = _versions(session, url)
+        rows = [{"version": n, "id": v.id, "run": v.run_id, "fetched_at": v.fetched_at, "title": v.title,
+                 "published": v.published, "words": len(v.text.split())} for n, v in enumerate(found, 1)]
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_table(["version", "run", "fetched", "published", "words", "title"],
+                     [[r["version"], r["run"], _when(r["fetched_at"]), r["published"], r["words"],
+                       _clip(r["title"], 60)] for r in rows])
+
+
+@main.command("diff")
+@click.argument("url")
+@click.option("--from", "from_", type=int, help="Version number to compare from (default: the one before --to).")
+@click.option("--to", type=int, help="Version number to compare to (default: the latest).")
+@click.option("--html", "as_html", is_flag=True, help="Print an HTML fragment instead of text.")
+@click.option("--color/--no-color", default=None, help="Colour the text diff (default: when a terminal).")
+@DATABASE_OPTION
+def diff_cmd(url: str, from_: int | None, to: int | None, as_html: bool, color: bool | None,
+             database_url: str) -> None:
+    """Show the word-level diff between two versions of the article at URL."""
+    with _session(database_url) as session:
+        found = _versions(session, url)
+        to = to or len(found)
+        from_ = from_ or to - 1
+        if not (1 <= from_ <= len(found) and 1 <= to <= len(found)) or from_ == to:
+            raise click.UsageError(f"{unquote(url)} has {len(found)} version(s): "
+                                   f"choose two different ones among 1..{len(found)} with --from and --to")
+        old, new = found[from_ - 1], found[to - 1]
+        language = session.get(Article, new.article_id).language
+    content = diff.compare((old.title, old.published, old.paragraphs), (new.title, new.published, new.paragraphs))
+    if as_html:
+        click.echo(diff.render_html(content, lang=language))
+        return
+    click.echo(f"version {from_} → {to}: {diff.summary(content)}")
+    click.echo(diff.render_text(content, color=sys.stdout.isatty() if color is None else color))
+
+
+@main.command()
+@click.option("--run", "run", default="latest", show_default=True, help="A run id, or `latest`.")
+@DATABASE_OPTION
+def detect(run: str, database_url: str) -> None:
+    """Recompute a run's changes (idempotent) and print how many of each kind."""
+    with _session(database_url) as session, session.begin():
+        try:
+            run_id = _run_id(session, run)
+            counts = count_summary(detect_run(session, run_id))
+        except RunNotFound as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"run {run_id}: {counts}")
+
+
+def _run_id(session: Session, run: str) -> int:
+    if run == "latest":
+        return history.latest_run_id(session)
+    if not run.isdigit():
+        raise click.BadParameter(f"{run!r} is neither a run id nor `latest`", param_hint="--run")
+    return int(run)
+
+
+def _versions(session: Session, url: str) -> list:
+    """The versions of the article at any spelling of `url`; a clear error when it is unknown."""
+    site_url = os.environ.get("NEWSWATCH_SITE_URL", "https://icesco.org")
+    candidates = [url, canonicalize(url, ICESCO, site_url), canonicalize(url, ICESCO, url)]
+    for candidate in dict.fromkeys(c for c in candidates if c):
+        try:
+            return history.versions(session, candidate)
+        except LookupError:
+            continue
+    raise click.ClickException(f"no article stored at {url} (see `newswatch articles`)")
 
 
 @main.command()
@@ -197,6 +304,13 @@ def _clip(text: str, width: int) -> str:
 
 def _when(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+from monitor.cli_mail import notify, subscribers, unsubscribe  # noqa: E402
+main.add_command(subscribers); main.add_command(unsubscribe); main.add_command(notify)
+
+from monitor.cli_schedule import schedule  # noqa: E402
+main.add_command(schedule)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.content import content_hash, normalize_paragraphs, normalize_text
-from storage.models import RUN_STATUSES, Article, ArticleVersion, CrawlRun
+from storage.models import RUN_STATUSES, Article, ArticleEvent, ArticleVersion, CrawlRun
 
 # Upserts by dialect: INSERT ... ON CONFLICT DO NOTHING is spelled the same on both.
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
@@ -134,6 +134,8 @@ def record_article(
         .execution_options(populate_existing=True)
     ).one()
     article.last_seen_run_id = run_id
+    if article.state == "gone":  # a removed article answers again: detection decides if it is restored
+        session.add(ArticleEvent(run_id=run_id, article_id=article.id, kind="back"))
     article.etag = etag
     article.last_modified = last_modified
 

@@ -1,0 +1,146 @@
+"""Change detection: what one run added, edited, removed or restored, and nothing else.
+
+Reads what the run observed (the versions it wrote, the events it noted) and the history
+before it, and rewrites that run's `changes` rows, so it can be recomputed at any time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from urllib.parse import unquote, urlsplit
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, aliased
+
+from monitor import outbox
+from monitor.diff import compare, summary
+from storage.models import Article, ArticleEvent, ArticleVersion, Change, CrawlRun
+from storage.repository import RunNotFound
+
+logger = logging.getLogger(__name__)
+
+
+def detect_run(session: Session, run_id: int) -> list[Change]:
+    """Write (or rewrite) the changes of run `run_id`, queue their digests, and return them."""
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        raise RunNotFound(f"no crawl run {run_id}")
+    session.execute(delete(Change).where(Change.run_id == run_id))
+    events = _events(session, run_id)
+    before = _states_before(session, run_id)
+    changes = _content_changes(session, run, events, before)
+    changed = {change.article_id for change in changes}
+    changes += _returns(session, run, events, before, changed)
+    if run.status == "complete":
+        changes += _removals(session, run, events, before, changed)
+    session.add_all(changes)
+    session.flush()
+    _update_states(session, {change.article_id for change in changes if change.kind in ("removed", "restored")})
+    queued = outbox.enqueue_digests(session, run_id)
+    logger.info("run %s: %s; %d digests queued", run_id, count_summary(changes), queued)
+    return changes
+
+
+def count_summary(changes: list[Change]) -> str:
+    """`3 added, 1 edited` (or `no changes`)."""
+    counts: dict[str, int] = defaultdict(int)
+    for change in changes:
+        counts[change.kind] += 1
+    return ", ".join(f"{n} {kind}" for kind, n in counts.items()) or "no changes"
+
+
+def _events(session: Session, run_id: int) -> dict[int, dict[str, ArticleEvent]]:
+    """The run's events by article and kind (the last of each kind wins)."""
+    found: dict[int, dict[str, ArticleEvent]] = defaultdict(dict)
+    for event in session.scalars(select(ArticleEvent).where(ArticleEvent.run_id == run_id).order_by(ArticleEvent.id)):
+        found[event.article_id][event.kind] = event
+    return found
+
+
+def _states_before(session: Session, run_id: int) -> dict[int, str]:
+    """Articles that were gone before this run (their last removal/restoration was a removal)."""
+    last = (
+        select(Change.article_id, func.max(Change.id).label("id"))
+        .where(Change.run_id < run_id, Change.kind.in_(("removed", "restored")))
+        .group_by(Change.article_id)
+        .subquery()
+    )
+    rows = session.execute(select(Change.article_id, Change.kind).join(last, Change.id == last.c.id))
+    return {article_id: "gone" if kind == "removed" else "live" for article_id, kind in rows}
+
+
+def _content_changes(session: Session, run: CrawlRun, events, before) -> list[Change]:
+    """An `added` for each first version, an `edited` (or `restored`) for each later one."""
+    previous = aliased(ArticleVersion)
+    previous_id = (
+        select(func.max(previous.id))
+        .where(previous.article_id == ArticleVersion.article_id, previous.id < ArticleVersion.id)
+        .correlate(ArticleVersion)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(ArticleVersion, previous_id).where(ArticleVersion.run_id == run.id).order_by(ArticleVersion.id)
+    ).all()
+    changes = []
+    for version, old_id in rows:
+        if old_id is None:
+            changes.append(Change(run_id=run.id, article_id=version.article_id, kind="added", fields=[],
+                                  new_version_id=version.id, summary="new release", is_baseline=run.is_baseline))
+            continue
+        old = session.get(ArticleVersion, old_id)
+        diff = compare(_content(old), _content(version))
+        returned = "back" in events.get(version.article_id, {}) and before.get(version.article_id) == "gone"
+        if not diff.fields and not returned:
+            continue
+        text = summary(diff) if diff.fields else "back online"
+        moved = events.get(version.article_id, {}).get("moved")
+        if moved is not None:
+            text = f"moved from {_path(moved.detail)}; {text}"
+        changes.append(Change(run_id=run.id, article_id=version.article_id,
+                              kind="restored" if returned else "edited", fields=list(diff.fields),
+                              old_version_id=old.id, new_version_id=version.id, summary=text))
+    return changes
+
+
+def _returns(session: Session, run: CrawlRun, events, before, changed: set[int]) -> list[Change]:
+    """Removed articles that answer again with their stored content."""
+    changes = []
+    for article_id, kinds in events.items():
+        if "back" in kinds and article_id not in changed and before.get(article_id) == "gone":
+            current = session.get(Article, article_id).current_version_id
+            changes.append(Change(run_id=run.id, article_id=article_id, kind="restored", fields=[],
+                                  old_version_id=current, new_version_id=current, summary="back online, unchanged"))
+    return changes
+
+
+def _removals(session: Session, run: CrawlRun, events, before, changed: set[int]) -> list[Change]:
+    """Live articles that answered 404/410 or redirected to a page that is not an article."""
+    changes = []
+    for article_id, kinds in events.items():
+        gone = kinds.get("gone")
+        if gone is None or article_id in changed or before.get(article_id, "live") != "live":
+            continue
+        reason = f"redirects to {_path(gone.detail)}" if gone.detail else f"answers {gone.http_status}"
+        current = session.get(Article, article_id).current_version_id
+        changes.append(Change(run_id=run.id, article_id=article_id, kind="removed", fields=[],
+                              old_version_id=current, summary=f"removed: {reason}"))
+    return changes
+
+
+def _update_states(session: Session, article_ids: set[int]) -> None:
+    """Each article's state follows its latest removal or restoration."""
+    for article_id in article_ids:
+        kind = session.scalar(
+            select(Change.kind).where(Change.article_id == article_id, Change.kind.in_(("removed", "restored")))
+            .order_by(Change.id.desc()).limit(1)
+        )
+        session.get(Article, article_id).state = "gone" if kind == "removed" else "live"
+
+
+def _content(version: ArticleVersion) -> tuple:
+    return version.title, version.published, version.paragraphs
+
+
+def _path(url: str | None) -> str:
+    return unquote(urlsplit(url).path) if url else "?"

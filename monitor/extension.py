@@ -1,0 +1,42 @@
+"""The Scrapy extension that runs change detection when a crawl's run is recorded.
+
+Enabled in crawler/settings.py by its dotted path, so the crawler never imports the monitor.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from crawler import signals as newswatch_signals
+from monitor.detect import detect_run
+
+logger = logging.getLogger(__name__)
+
+
+class DetectChanges:
+    """On `run_finished`, write the run's changes (and queue their digests)."""
+
+    def __init__(self, stats) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        extension = cls(crawler.stats)
+        crawler.signals.connect(extension.run_finished, signal=newswatch_signals.run_finished)
+        return extension
+
+    def run_finished(self, run_id: int, status: str, engine) -> None:
+        try:
+            with Session(engine) as session, session.begin():
+                changes = detect_run(session, run_id)
+                kinds = [change.kind for change in changes]
+        except SQLAlchemyError:
+            logger.exception("change detection of run %s failed; `newswatch detect --run %s` retries it",
+                             run_id, run_id)
+            self.stats.set_value("newswatch/detect_failed", 1)
+            return
+        for kind in ("added", "edited", "removed", "restored"):
+            self.stats.set_value(f"newswatch/changes_{kind}", kinds.count(kind))

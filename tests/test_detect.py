@@ -1,0 +1,136 @@
+"""Change detection end to end: the real spider crawls v1 → v2 → v3 and each run says exactly what changed."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.orm import Session
+
+from crawler.pipelines import run_status
+from monitor.cli import main
+from monitor.history import list_changes
+from storage import repository
+
+
+def expected_changes(snapshot) -> list[dict]:
+    return json.loads((snapshot / "expected-changes.json").read_text("utf-8"))
+
+
+def observed(engine, run_id: int) -> list[dict]:
+    """The run's changes in the shape of expected-changes.json."""
+    with Session(engine) as session:
+        rows = list_changes(session, run_id)
+    return sorted(
+        ({"kind": r.kind, "path": unquote(urlsplit(r.url).path), "language": r.language, "fields": r.fields}
+         for r in rows),
+        key=lambda change: change["path"],
+    )
+
+
+def runs(engine) -> list[repository.RunSummary]:
+    with Session(engine) as session:
+        return repository.list_runs(session)[::-1]  # oldest first
+
+
+def test_v1_v2_v3_report_exactly_the_changes_and_an_outage_reports_none(mirror, engine, crawl, snapshots):
+    crawl(mirror.base_url, engine)
+    mirror.snapshot = snapshots / "v2"
+    crawl(mirror.base_url, engine)
+    mirror.snapshot = snapshots / "v3"
+    crawl(mirror.base_url, engine)
+
+    first, second, third = runs(engine)
+    assert first.is_baseline and observed(engine, first.id) == []  # the baseline never alerts
+    with Session(engine) as session:
+        baseline = list_changes(session, first.id, include_baseline=True)
+    assert {c.kind for c in baseline} == {"added"} and all(c.baseline for c in baseline)
+    assert second.status == "complete"
+    assert observed(engine, second.id) == expected_changes(snapshots / "v2")
+    assert third.status == "incomplete"
+    assert observed(engine, third.id) == expected_changes(snapshots / "v3") == []
+
+
+def test_an_incomplete_run_reports_no_removal(mirror, engine, crawl, snapshots):
+    crawl(mirror.base_url, engine)
+    mirror.snapshot = snapshots / "v3"  # v2's removals, served with faults
+
+    crawl(mirror.base_url, engine)
+
+    latest = runs(engine)[-1]
+    assert latest.status == "incomplete"
+    assert latest.stats["listing_failed"] >= 1
+    kinds = {change["kind"] for change in observed(engine, latest.id)}
+    assert "removed" not in kinds
+
+
+def test_a_move_is_one_edit_under_the_new_url_with_its_history(mirror, engine, crawl, snapshots):
+    crawl(mirror.base_url, engine)
+    mirror.snapshot = snapshots / "v2"
+    crawl(mirror.base_url, engine)
+
+    moved = [c for c in expected_changes(snapshots / "v2") if "published" in c["fields"]]
+    assert moved, "v2 has a moved release"
+    database = ["--database", engine.url.render_as_string(hide_password=False)]
+    for change in moved:
+        url = mirror.base_url + change["path"]
+        history = json.loads(CliRunner().invoke(main, ["history", url, "--json", *database]).output)
+        assert len(history) == 2
+        assert history[0]["published"] != history[1]["published"] == change["path"].split("/")[2] + "-" + \
+            change["path"].split("/")[3] + "-" + change["path"].split("/")[4]
+        shown = CliRunner().invoke(main, ["diff", url, "--no-color", *database]).output
+        assert "date changed" in shown
+
+
+def test_detect_recomputes_a_run_idempotently(mirror, engine, crawl, snapshots):
+    crawl(mirror.base_url, engine)
+    mirror.snapshot = snapshots / "v2"
+    crawl(mirror.base_url, engine)
+    run_id = runs(engine)[-1].id
+    before = observed(engine, run_id)
+    database = ["--database", engine.url.render_as_string(hide_password=False)]
+
+    outputs = [CliRunner().invoke(main, ["detect", "--run", str(run_id), *database]) for _ in range(2)]
+
+    assert [o.exit_code for o in outputs] == [0, 0]
+    assert outputs[0].output == outputs[1].output
+    assert observed(engine, run_id) == before == expected_changes(snapshots / "v2")
+
+
+def test_changes_cli_json_contract(mirror, engine, crawl, snapshots):
+    crawl(mirror.base_url, engine)
+    mirror.snapshot = snapshots / "v2"
+    crawl(mirror.base_url, engine)
+    database = ["--database", engine.url.render_as_string(hide_password=False)]
+
+    listed = json.loads(CliRunner().invoke(main, ["changes", "--json", *database]).output)
+    since = json.loads(CliRunner().invoke(main, ["changes", "--since", "2000-01-01", "--json", *database]).output)
+
+    assert listed and all(set(c) == {"kind", "url", "language", "title", "fields", "summary", "run"} for c in listed)
+    assert len(listed) == len(expected_changes(snapshots / "v2")) == len(since)
+    assert all(c["summary"] for c in listed)
+
+
+def test_unknown_run_and_url_fail_clearly(mirror, engine, crawl):
+    crawl(mirror.base_url, engine)
+    database = ["--database", engine.url.render_as_string(hide_password=False)]
+
+    unknown_run = CliRunner().invoke(main, ["changes", "--run", "999", *database])
+    unknown_url = CliRunner().invoke(main, ["diff", mirror.base_url + "/en/2001/01/01/nothing/", *database])
+
+    assert unknown_run.exit_code == 1 and "no crawl run 999" in unknown_run.output
+    assert unknown_url.exit_code == 1 and "no article stored at" in unknown_url.output
+
+
+@pytest.mark.parametrize("reason, stats, status", [
+    ("finished", {"newswatch/articles_seen": 100}, "complete"),
+    ("finished", {"newswatch/articles_seen": 96, "newswatch/fetch_failed": 4}, "complete"),
+    ("finished", {"newswatch/articles_seen": 90, "newswatch/fetch_failed": 10}, "incomplete"),
+    ("finished", {"newswatch/articles_seen": 100, "newswatch/listing_failed": 1}, "incomplete"),
+    ("finished", {"newswatch/articles_seen": 50, "newswatch/extraction_failed": 50}, "incomplete"),
+    ("shutdown", {"newswatch/articles_seen": 100}, "incomplete"),
+])
+def test_run_status(reason, stats, status):
+    assert run_status(reason, stats, max_failure_rate=0.05) == status
