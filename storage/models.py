@@ -197,3 +197,56 @@ class ArticleEvent(Base):
     kind: Mapped[str] = mapped_column(String(8))
     http_status: Mapped[int | None]
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+SUBSCRIBER_KINDS = ("added", "edited", "removed")
+DELIVERY_STATUSES = ("pending", "sent", "failed", "cancelled")
+
+
+class Subscriber(Base):
+    """Someone who receives digest emails: which languages and kinds of change, and how to leave.
+
+    The unsubscribe token is never stored: it is HMAC(secret key, token_id), so that neither
+    the database nor the key alone gives it away; `token_hash` (its SHA-256) finds the row.
+    """
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # As normalised by email-validator, then lower-cased: the unique key of a subscriber.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    languages: Mapped[list[str]]
+    kinds: Mapped[list[str]]
+    token_id: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    unsubscribed_at: Mapped[dt.datetime | None]
+
+
+class Delivery(Base):
+    """The outbox: one digest of one run for one subscriber, and how sending it went.
+
+    `next_attempt_at` is when a pending digest may be (re)tried: the back-off after a
+    failure, or the lease of a sender that is sending it right now.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint(_one_of("status", DELIVERY_STATUSES), name="status"),
+        # One digest per subscriber and run, whatever retries and recomputations happen.
+        Index("uq_deliveries_subscriber_id_run_id", "subscriber_id", "run_id", unique=True),
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    next_attempt_at: Mapped[dt.datetime]
+    # Assigned before the first attempt and reused by every retry, so that a digest sent
+    # twice (a crash between the server's acceptance and our commit) can be de-duplicated.
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[dt.datetime | None]

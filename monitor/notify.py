@@ -1,0 +1,493 @@
+"""Sending the outbox: each due digest is built from the database, handed to SMTP (or written
+as an .eml file) and marked sent as soon as the server accepts it.
+
+Delivery is at least once: if the process dies after the server accepted a digest and before
+`sent` is committed, the digest is sent again after its lease, with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import smtplib
+import ssl
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.headerregistry import Address
+from email.utils import make_msgid, parseaddr
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from monitor.digest import Recipient, build_digest, compose, unsubscribe_links
+from monitor.outbox import SEND_LEASE, retry_delay
+from storage import subscribers as store
+from storage.models import CrawlRun, Delivery, Subscriber
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAIL_FROM = "newswatch@localhost"
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8400"
+DEFAULT_OUTBOX_DIR = "outbox"
+DEFAULT_KEY_FILE = "newswatch.key"
+SMTP_TIMEOUT = 60.0
+_MIN_KEY_CHARS = 32
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    """A mail setting is missing or invalid; the message names the variable."""
+
+
+class TransportError(Exception):
+    """The mail server cannot be used right now (unreachable, TLS, login, sender refused)."""
+
+
+class MessageRejected(Exception):
+    """The server refused one message; `permanent` for a 5xx reply."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where and how digests are sent, from NEWSWATCH_* environment variables."""
+
+    mail_from: str = DEFAULT_MAIL_FROM
+    public_url: str = DEFAULT_PUBLIC_URL
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    ssl: bool = False
+    outbox_dir: Path = Path(DEFAULT_OUTBOX_DIR)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> MailSettings:
+        """Read and check the settings; ConfigError with the variable's name when one is wrong."""
+        use_ssl, starttls = _flag(environ, "NEWSWATCH_SMTP_SSL"), _flag(environ, "NEWSWATCH_SMTP_STARTTLS")
+        if use_ssl and starttls:
+            raise ConfigError("set NEWSWATCH_SMTP_SSL or NEWSWATCH_SMTP_STARTTLS, not both")
+        port_text = environ.get("NEWSWATCH_SMTP_PORT", "").strip()
+        try:
+            port = int(port_text) if port_text else 465 if use_ssl else 587 if starttls else 25
+        except ValueError:
+            raise ConfigError(f"NEWSWATCH_SMTP_PORT must be a number, not {port_text!r}") from None
+        return cls(
+            mail_from=_mail_from(environ.get("NEWSWATCH_MAIL_FROM", "").strip() or DEFAULT_MAIL_FROM),
+            public_url=_public_url(environ.get("NEWSWATCH_PUBLIC_URL", "").strip() or DEFAULT_PUBLIC_URL),
+            smtp_host=environ.get("NEWSWATCH_SMTP_HOST", "").strip() or None,
+            smtp_port=port,
+            smtp_user=environ.get("NEWSWATCH_SMTP_USER", "").strip() or None,
+            smtp_password=_password(environ),
+            starttls=starttls,
+            ssl=use_ssl,
+            outbox_dir=Path(environ.get("NEWSWATCH_OUTBOX_DIR", "").strip() or DEFAULT_OUTBOX_DIR),
+        )
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of NEWSWATCH_MAIL_FROM (envelope sender, unsubscribe mailbox)."""
+        return parseaddr(self.mail_from)[1]
+
+    @property
+    def message_id_domain(self) -> str:
+        return self.sender_address.rpartition("@")[2]
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "").strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ConfigError(f"{name} must be true or false (1/0, yes/no, on/off), not {value!r}")
+    return value in _TRUE
+
+
+def _mail_from(value: str) -> str:
+    try:
+        address = Address(addr_spec=value) if "<" not in value else _display_address(value)
+    except (ValueError, IndexError) as error:
+        raise ConfigError(f"NEWSWATCH_MAIL_FROM is not an email address: {value!r} ({error})") from None
+    if not address.username or not address.domain:
+        raise ConfigError(f"NEWSWATCH_MAIL_FROM is not an email address: {value!r}")
+    return str(address)
+
+
+def _display_address(value: str) -> Address:
+    name, addr = parseaddr(value)
+    return Address(display_name=name, addr_spec=addr)
+
+
+def _public_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+        raise ConfigError(f"NEWSWATCH_PUBLIC_URL must be an http(s) URL, not {value!r}")
+    return value.rstrip("/")
+
+
+def _password(environ: Mapping[str, str]) -> str | None:
+    if environ.get("NEWSWATCH_SMTP_PASSWORD"):
+        return environ["NEWSWATCH_SMTP_PASSWORD"]
+    path = environ.get("NEWSWATCH_SMTP_PASSWORD_FILE", "").strip()
+    if not path:
+        return None
+    try:
+        return Path(path).read_text("utf-8").rstrip("\r\n")
+    except OSError as error:
+        raise ConfigError(f"cannot read NEWSWATCH_SMTP_PASSWORD_FILE {path}: {error.strerror}") from None
+
+
+# --------------------------------------------------------------------------- the secret key
+
+
+def load_secret_key(environ: Mapping[str, str] = os.environ, *, create: bool = False) -> bytes:
+    """The key unsubscribe tokens are made with: NEWSWATCH_SECRET_KEY, else the key file.
+
+    The file (NEWSWATCH_SECRET_KEY_FILE, default ./newswatch.key) is created, readable by
+    its owner only, when `create` is true and it does not exist yet.
+    """
+    if environ.get("NEWSWATCH_SECRET_KEY"):
+        key = environ["NEWSWATCH_SECRET_KEY"]
+        if len(key) < _MIN_KEY_CHARS:
+            raise ConfigError(f"NEWSWATCH_SECRET_KEY is too short: use at least {_MIN_KEY_CHARS} random characters")
+        return key.encode("utf-8")
+    path = Path(environ.get("NEWSWATCH_SECRET_KEY_FILE", "").strip() or DEFAULT_KEY_FILE)
+    if create and not path.exists():
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it a moment ago: use theirs
+        else:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_urlsafe(32) + "\n")
+            log.info("created the secret key file %s", path)
+    try:
+        key = path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"no secret key: {path} does not exist; set NEWSWATCH_SECRET_KEY or NEWSWATCH_SECRET_KEY_FILE "
+            "to the key the subscribers were added with"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"cannot read the secret key file {path}: {error.strerror}") from None
+    if len(key) < _MIN_KEY_CHARS:
+        raise ConfigError(f"the secret key in {path} is too short: use at least {_MIN_KEY_CHARS} random characters")
+    return key.encode("utf-8")
+
+
+class WrongSecretKey(ConfigError):
+    """The key is not the one the subscribers' tokens were made with."""
+
+
+# --------------------------------------------------------------------------- transports
+
+
+class Transport(Protocol):
+    """Hands messages over for delivery; a context manager around a batch."""
+
+    description: str
+
+    def send(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SmtpTransport:
+    """An SMTP connection, opened at the first message and kept for the batch."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        assert settings.smtp_host
+        self.settings = settings
+        self.description = f"SMTP server {settings.smtp_host}:{settings.smtp_port}"
+        self._smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        smtp = self._connection()
+        try:
+            smtp.send_message(message, from_addr=self.settings.sender_address)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = next(iter(error.recipients.values()))
+            raise MessageRejected(f"{self.description} refused the recipient: {code} {_reply(reply)}",
+                                  permanent=code >= 500) from None
+        except smtplib.SMTPDataError as error:
+            raise MessageRejected(f"{self.description} refused the message: {error.smtp_code} "
+                                  f"{_reply(error.smtp_error)}", permanent=error.smtp_code >= 500) from None
+        except smtplib.SMTPSenderRefused as error:
+            raise TransportError(f"{self.description} refused the sender {error.sender}: {error.smtp_code} "
+                                 f"{_reply(error.smtp_error)}") from None
+        except (smtplib.SMTPException, OSError) as error:
+            self._drop()
+            raise TransportError(f"{self.description} failed while sending: {_describe(error)}") from None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            return self._smtp
+        s = self.settings
+        try:
+            if s.ssl:
+                smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT,
+                                        context=ssl.create_default_context())
+            else:
+                smtp = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT)
+        except ConnectionRefusedError as error:
+            raise TransportError(f"{self.description} refused the connection: {error}") from None
+        except (smtplib.SMTPException, OSError) as error:
+            raise TransportError(f"cannot reach {self.description}: {_describe(error)}") from None
+        self._smtp = smtp
+        try:
+            if s.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if s.smtp_user:
+                smtp.login(s.smtp_user, s.smtp_password or "")
+        except smtplib.SMTPAuthenticationError as error:
+            self._drop()
+            raise TransportError(f"{self.description} refused the login of {s.smtp_user!r}: "
+                                 f"{error.smtp_code} {_reply(error.smtp_error)}") from None
+        except (smtplib.SMTPException, OSError) as error:
+            self._drop()
+            step = "STARTTLS" if s.starttls else "the login"
+            raise TransportError(f"{self.description} failed at {step}: {_describe(error)}") from None
+        return smtp
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()  # the connection is gone already; nothing to tell the server
+
+    def close(self) -> None:
+        self._drop()
+
+
+class EmlDirectory:
+    """Writes each message as an .eml file (named by its Message-ID, so a retry overwrites it)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.description = f"the outbox folder {directory}"
+
+    def send(self, message: EmailMessage) -> None:
+        name = "".join(c if c.isalnum() or c in "._-" else "_" for c in message["Message-ID"].strip("<>"))
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            partial = self.directory / f".{name}.partial"
+            partial.write_bytes(bytes(message))
+            os.replace(partial, self.directory / f"{name}.eml")  # whole files only
+        except OSError as error:
+            raise TransportError(f"cannot write to {self.description}: {error}") from None
+
+    def close(self) -> None:
+        pass
+
+
+def transport_for(settings: MailSettings) -> Transport:
+    """SMTP when NEWSWATCH_SMTP_HOST is set, else .eml files in NEWSWATCH_OUTBOX_DIR."""
+    return SmtpTransport(settings) if settings.smtp_host else EmlDirectory(settings.outbox_dir)
+
+
+def _reply(reply: bytes | str) -> str:
+    return (reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)).replace("\n", " ")
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return f"no answer within {SMTP_TIMEOUT:.0f} s"
+    return str(error) or type(error).__name__
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A due digest, built: the message, or why it is not to be sent."""
+
+    delivery_id: int
+    recipient: str
+    message: EmailMessage | None
+    cancel_reason: str | None = None
+
+
+def build_message(
+    session: Session, delivery: Delivery, settings: MailSettings, key: bytes, *, message_id: str,
+    now: dt.datetime,
+) -> Outgoing:
+    """The digest of `delivery` as it stands in the database now (or why it is no longer due)."""
+    subscriber = session.get(Subscriber, delivery.subscriber_id)
+    run = session.get(CrawlRun, delivery.run_id)
+    assert subscriber is not None and run is not None  # foreign keys
+    if subscriber.unsubscribed_at is not None:
+        return Outgoing(delivery.id, subscriber.email, None, "the subscriber unsubscribed")
+    if not store.token_matches(subscriber, key):
+        raise WrongSecretKey(f"the secret key is not the one {subscriber.email} was added with")
+    rows = store.matching_changes(session, run.id, subscriber.languages, subscriber.kinds)
+    digest = build_digest(run.site.upper(), run.id, run.finished_at, rows, subscriber.languages)
+    if digest.empty:
+        return Outgoing(delivery.id, subscriber.email, None, "no relevant changes in the run any more")
+    token = store.unsubscribe_token(key, subscriber.token_id)
+    mailto, url = unsubscribe_links(settings.sender_address, settings.public_url, token)
+    recipient = Recipient(subscriber.email, tuple(subscriber.languages), tuple(subscriber.kinds), url, mailto)
+    message = compose(digest, recipient, sender=settings.mail_from, message_id=message_id, date=now)
+    return Outgoing(delivery.id, subscriber.email, message)
+
+
+def check_secret_key(session: Session, key: bytes) -> None:
+    """WrongSecretKey unless `key` made the subscribers' tokens (trivially true without subscribers)."""
+    subscriber = store.any_subscriber(session)
+    if subscriber is not None and not store.token_matches(subscriber, key):
+        raise WrongSecretKey(
+            "the secret key is not the one the subscribers were added with (their unsubscribe links would "
+            "not work): set NEWSWATCH_SECRET_KEY or NEWSWATCH_SECRET_KEY_FILE to that key"
+        )
+
+
+def new_message_id(settings: MailSettings, delivery: Delivery) -> str:
+    """A Message-ID for a digest's first attempt (kept by all later ones), in the sender's domain."""
+    return make_msgid(idstring=f"newswatch.run{delivery.run_id}.d{delivery.id}", domain=settings.message_id_domain)
+
+
+# --------------------------------------------------------------------------- sending
+
+
+@dataclass
+class NotifyReport:
+    """What one `send_due` did."""
+
+    sent: list[str] = field(default_factory=list)  # recipients
+    failed: list[str] = field(default_factory=list)  # "recipient: error", refused for good
+    retrying: list[str] = field(default_factory=list)  # "recipient: error", pending with a back-off
+    cancelled: list[str] = field(default_factory=list)  # "recipient: reason"
+    error: str | None = None  # why sending stopped (the server), if it did
+    pending: int = 0  # digests still pending afterwards
+    next_attempt_at: dt.datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.failed and not self.retrying
+
+
+def send_due(
+    engine: Engine, transport: Transport, settings: MailSettings, key: bytes, *, now: dt.datetime | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> NotifyReport:
+    """Send every digest due at `now`, one transaction per digest; stop at the first server failure.
+
+    A digest the server accepted is committed as sent at once. After a failure it stays
+    pending with its attempt count, the error and a back-off; when the server itself fails,
+    every digest that was due gets that treatment, so nothing is lost and nothing is sent twice.
+    """
+    if clock is None:
+        clock = (lambda: now) if now is not None else (lambda: dt.datetime.now(dt.UTC))
+    now = now or clock()
+    report = NotifyReport()
+    with Session(engine) as session:
+        check_secret_key(session, key)
+        due = [(d.id, d.run_id) for d in store.due_deliveries(session, now)]
+    try:
+        for position, (delivery_id, _) in enumerate(due):
+            outcome = _send_one(engine, transport, settings, key, delivery_id, now=now, clock=clock, report=report)
+            if outcome is not None:  # the server failed: every remaining digest waits too
+                report.error = outcome
+                _postpone(engine, [d for d, _ in due[position + 1:]], outcome, now=now)
+                break
+    finally:
+        transport.close()
+    with Session(engine) as session:
+        report.pending = store.count_pending(session)
+        report.next_attempt_at = store.next_attempt(session)
+    return report
+
+
+def _send_one(
+    engine: Engine, transport: Transport, settings: MailSettings, key: bytes, delivery_id: int, *,
+    now: dt.datetime, clock: Callable[[], dt.datetime], report: NotifyReport,
+) -> str | None:
+    """Claim, build, send and record one digest; the server's error if it failed as a whole."""
+    with Session(engine) as session, session.begin():
+        delivery = session.get(Delivery, delivery_id)
+        if delivery is None or not store.claim_delivery(
+            session, delivery_id, now=now, lease_until=now + SEND_LEASE, message_id=new_message_id(settings, delivery)
+        ):
+            return None  # another sender has it
+    try:
+        with Session(engine) as session:  # closed before any write: SQLite has one writer
+            delivery = session.get(Delivery, delivery_id)
+            attempts, recipient = delivery.attempts, session.get(Subscriber, delivery.subscriber_id).email
+            outgoing = build_message(session, delivery, settings, key, message_id=delivery.message_id, now=clock())
+    except WrongSecretKey as error:
+        _release(engine, delivery_id, str(error), now=now)
+        raise
+    except ValueError as error:  # the message cannot be composed: retrying will not help
+        with Session(engine) as session, session.begin():
+            store.mark_failed(session, delivery_id, f"cannot compose the digest: {error}")
+        report.failed.append(f"{recipient}: cannot compose the digest: {error}")
+        log.error("digest %d to %s cannot be composed: %s", delivery_id, recipient, error)
+        return None
+    if outgoing.message is None:
+        with Session(engine) as session, session.begin():
+            store.cancel_delivery(session, delivery_id, outgoing.cancel_reason or "")
+        report.cancelled.append(f"{outgoing.recipient}: {outgoing.cancel_reason}")
+        return None
+    try:
+        transport.send(outgoing.message)
+    except MessageRejected as error:
+        with Session(engine) as session, session.begin():
+            if error.permanent:
+                store.mark_failed(session, delivery_id, str(error))
+                report.failed.append(f"{outgoing.recipient}: {error}")
+            else:
+                store.mark_retry(session, delivery_id, str(error), next_attempt_at=now + retry_delay(attempts))
+                report.retrying.append(f"{outgoing.recipient}: {error}")
+        log.info("digest %d to %s not sent: %s", delivery_id, outgoing.recipient, error)
+        return None
+    except TransportError as error:
+        with Session(engine) as session, session.begin():
+            store.mark_retry(session, delivery_id, str(error), next_attempt_at=now + retry_delay(attempts))
+        log.info("digest %d to %s not sent: %s", delivery_id, outgoing.recipient, error)
+        return str(error)
+    with Session(engine) as session, session.begin():
+        store.mark_sent(session, delivery_id, now=clock())
+    report.sent.append(outgoing.recipient)
+    log.info("digest %d sent to %s via %s", delivery_id, outgoing.recipient, transport.description)
+    return None
+
+
+def _release(engine: Engine, delivery_id: int, error: str, *, now: dt.datetime) -> None:
+    """Give a claimed digest back, due at once: it was not tried (a configuration error)."""
+    with Session(engine) as session, session.begin():
+        store.mark_retry(session, delivery_id, error, next_attempt_at=now)
+
+
+def _postpone(engine: Engine, delivery_ids: list[int], error: str, *, now: dt.datetime) -> None:
+    """Count a failed attempt for the digests the failing server kept us from trying."""
+    for delivery_id in delivery_ids:
+        with Session(engine) as session, session.begin():
+            store.fail_attempt(session, delivery_id, error, now=now, retry_delay=retry_delay)
+
+
+def preview_due(engine: Engine, settings: MailSettings, key: bytes, *, now: dt.datetime) -> Iterator[Outgoing]:
+    """The digests `send_due` would send at `now`, built but neither sent nor recorded."""
+    with Session(engine) as session:
+        check_secret_key(session, key)
+        for delivery in store.due_deliveries(session, now):
+            message_id = delivery.message_id or new_message_id(settings, delivery)
+            try:
+                yield build_message(session, delivery, settings, key, message_id=message_id, now=now)
+            except WrongSecretKey:
+                raise
+            except ValueError as error:
+                recipient = session.get(Subscriber, delivery.subscriber_id).email
+                yield Outgoing(delivery.id, recipient, None, f"cannot compose the digest: {error}")

@@ -1,0 +1,431 @@
+"""Subscribers of the alert emails, their unsubscribe tokens, and the outbox of their digests.
+
+Like `storage.repository`, every function takes a `Session` and leaves committing to the caller.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased
+
+from storage.models import SUBSCRIBER_KINDS, Article, ArticleVersion, Change, Delivery, Subscriber
+
+_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# Which kinds of change a subscriber's wish covers. A release that comes back after a
+# removal is news both to who follows new releases and to who was told of the removal.
+_COVERS = {"added": ("added", "restored"), "edited": ("edited",), "removed": ("removed", "restored")}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+
+
+class SubscriberError(ValueError):
+    """An address, language or kind that cannot be subscribed; the message says why."""
+
+
+class SubscriberNotFound(LookupError):
+    """No subscriber has the given address."""
+
+
+class UnknownToken(LookupError):
+    """No subscriber has the given unsubscribe token."""
+
+
+@dataclass(frozen=True)
+class NewSubscriber:
+    """A subscriber just added, with its unsubscribe token: the only time the token is shown."""
+
+    id: int
+    email: str
+    languages: tuple[str, ...]
+    kinds: tuple[str, ...]
+    token: str
+
+
+@dataclass(frozen=True)
+class SubscriberSummary:
+    """One line of the subscriber list."""
+
+    email: str
+    languages: list[str]
+    kinds: list[str]
+    subscribed: bool
+    created_at: dt.datetime
+    unsubscribed_at: dt.datetime | None
+    sent: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    """What `unsubscribe` did: the address, and whether it had already left."""
+
+    email: str
+    already: bool
+    cancelled: int  # pending digests that will not be sent
+
+
+@dataclass(frozen=True)
+class VersionText:
+    title: str
+    published: dt.date | None
+    paragraphs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    """A change of a run with everything a digest shows of it."""
+
+    kind: str
+    language: str
+    url: str
+    fields: tuple[str, ...]
+    summary: str
+    old: VersionText | None
+    new: VersionText | None
+    current: VersionText | None  # the article's version now, for a title when old and new lack one
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def normalize_email(address: str) -> str:
+    """The address as stored (validated by email-validator, lower-cased); SubscriberError if invalid."""
+    if _CONTROL.search(address):
+        raise SubscriberError(
+            f"refused {address!r}: an email address cannot contain line breaks or control characters"
+        )
+    try:
+        valid = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as error:
+        raise SubscriberError(f"not a valid email address: {address!r} ({error})") from None
+    return valid.ascii_email.lower()
+
+
+def check_languages(languages: Iterable[str], known: Sequence[str]) -> tuple[str, ...]:
+    """`languages` without duplicates, in the order given; SubscriberError for an unknown one."""
+    chosen = tuple(dict.fromkeys(language.strip().lower() for language in languages if language.strip()))
+    unknown = [language for language in chosen if language not in known or not _LANGUAGE.fullmatch(language)]
+    if unknown or not chosen:
+        raise SubscriberError(
+            f"unknown language {', '.join(map(repr, unknown))}: choose among {', '.join(known)}"
+            if unknown else f"choose at least one language among {', '.join(known)}"
+        )
+    return chosen
+
+
+def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
+    """`kinds` without duplicates, in the canonical order; SubscriberError for an unknown one."""
+    chosen = {kind.strip().lower() for kind in kinds if kind.strip()}
+    unknown = sorted(chosen - set(SUBSCRIBER_KINDS))
+    if unknown or not chosen:
+        raise SubscriberError(
+            f"unknown kind of change {', '.join(map(repr, unknown))}: choose among {', '.join(SUBSCRIBER_KINDS)}"
+            if unknown else f"choose at least one kind of change among {', '.join(SUBSCRIBER_KINDS)}"
+        )
+    return tuple(kind for kind in SUBSCRIBER_KINDS if kind in chosen)
+
+
+def covered_kinds(kinds: Iterable[str]) -> set[str]:
+    """The change kinds (added/edited/removed/restored) that a subscriber's kinds ask for."""
+    return {covered for kind in kinds for covered in _COVERS.get(kind, ())}
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def unsubscribe_token(key: bytes, token_id: str) -> str:
+    """The subscriber's secret token: HMAC-SHA256(key, token_id), URL-safe base64."""
+    mac = hmac.new(key, b"newswatch-unsubscribe\0" + token_id.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+
+def token_hash(token: str) -> str:
+    """What the database keeps of a token (hex SHA-256), to find its subscriber."""
+    return hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
+
+
+def token_matches(subscriber: Subscriber, key: bytes) -> bool:
+    """Whether `key` is the key the subscriber's token was made with."""
+    return hmac.compare_digest(token_hash(unsubscribe_token(key, subscriber.token_id)), subscriber.token_hash)
+
+
+# --------------------------------------------------------------------------- subscribers
+
+
+def add_subscriber(
+    session: Session,
+    email: str,
+    languages: Sequence[str],
+    kinds: Sequence[str],
+    *,
+    known_languages: Sequence[str],
+    key: bytes,
+    now: dt.datetime,
+) -> NewSubscriber:
+    """Subscribe `email` to `languages` (among `known_languages`) and `kinds`, with a new token.
+
+    SubscriberError for an invalid address, language or kind, or an address still
+    subscribed; an address that unsubscribed comes back with its new choices and a new token.
+    """
+    address = normalize_email(email)
+    languages, kinds = check_languages(languages, known_languages), check_kinds(kinds)
+    subscriber = find_subscriber(session, address)
+    if subscriber is not None and subscriber.unsubscribed_at is None:
+        raise SubscriberError(
+            f"{address} is already subscribed (languages {', '.join(subscriber.languages)}; "
+            f"kinds {', '.join(subscriber.kinds)}): remove it first to change its choices"
+        )
+    token_id = secrets.token_urlsafe(24)
+    token = unsubscribe_token(key, token_id)
+    if subscriber is None:
+        subscriber = Subscriber(email=address, created_at=now)
+        session.add(subscriber)
+    subscriber.languages, subscriber.kinds = list(languages), list(kinds)
+    subscriber.token_id, subscriber.token_hash = token_id, token_hash(token)
+    subscriber.unsubscribed_at = None
+    session.flush()
+    return NewSubscriber(subscriber.id, address, tuple(languages), tuple(kinds), token)
+
+
+def find_subscriber(session: Session, email: str) -> Subscriber | None:
+    """The subscriber with this (normalised) address, or None."""
+    return session.scalars(select(Subscriber).where(Subscriber.email == email)).one_or_none()
+
+
+def remove_subscriber(session: Session, email: str) -> str:
+    """Forget a subscriber and its digests (sent or not); its normalised address."""
+    address = normalize_email(email)
+    subscriber = find_subscriber(session, address)
+    if subscriber is None:
+        raise SubscriberNotFound(f"no subscriber {address}")
+    session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+    session.delete(subscriber)
+    session.flush()
+    return address
+
+
+def unsubscribe(session: Session, token: str, *, now: dt.datetime) -> Unsubscribed:
+    """Unsubscribe the owner of `token` and cancel its pending digests; idempotent."""
+    subscriber = session.scalars(
+        select(Subscriber).where(Subscriber.token_hash == token_hash(token)).with_for_update()
+    ).one_or_none()
+    if subscriber is None:
+        raise UnknownToken("unknown unsubscribe token")
+    already = subscriber.unsubscribed_at is not None
+    if not already:
+        subscriber.unsubscribed_at = now
+    cancelled = session.execute(
+        update(Delivery)
+        .where(Delivery.subscriber_id == subscriber.id, Delivery.status == "pending")
+        .values(status="cancelled", last_error="cancelled: the subscriber unsubscribed")
+    ).rowcount
+    session.flush()
+    return Unsubscribed(subscriber.email, already, cancelled)
+
+
+def active_subscribers(session: Session) -> list[Subscriber]:
+    """Subscribers who have not unsubscribed, in the order they subscribed."""
+    return list(session.scalars(select(Subscriber).where(Subscriber.unsubscribed_at.is_(None)).order_by(Subscriber.id)))
+
+
+def any_subscriber(session: Session) -> Subscriber | None:
+    """One subscriber (the first), to check a secret key against; None when there are none."""
+    return session.scalars(select(Subscriber).order_by(Subscriber.id).limit(1)).first()
+
+
+def list_subscribers(session: Session) -> list[SubscriberSummary]:
+    """All subscribers, by address, with how many digests were sent and wait to be sent."""
+    def count(status: str):
+        return (
+            select(func.count(Delivery.id))
+            .where(Delivery.subscriber_id == Subscriber.id, Delivery.status == status)
+            .correlate(Subscriber)
+            .scalar_subquery()
+        )
+
+    rows = session.execute(select(Subscriber, count("sent"), count("pending")).order_by(Subscriber.email))
+    return [
+        SubscriberSummary(s.email, list(s.languages), list(s.kinds), s.unsubscribed_at is None,
+                          s.created_at, s.unsubscribed_at, sent, pending)
+        for s, sent, pending in rows
+    ]
+
+
+# --------------------------------------------------------------------------- changes of a run
+
+
+def run_change_keys(session: Session, run_id: int) -> set[tuple[str, str]]:
+    """(language, kind) of the run's alertable changes (baseline changes never alert)."""
+    rows = session.execute(
+        select(Article.language, Change.kind)
+        .join(Article, Change.article_id == Article.id)
+        .where(Change.run_id == run_id, Change.is_baseline.is_(False))
+        .distinct()
+    )
+    return {(language, kind) for language, kind in rows}
+
+
+def wants(subscriber: Subscriber, keys: set[tuple[str, str]]) -> bool:
+    """Whether any of the (language, kind) pairs is among what the subscriber asked for."""
+    kinds = covered_kinds(subscriber.kinds)
+    return any(language in subscriber.languages and kind in kinds for language, kind in keys)
+
+
+def matching_changes(session: Session, run_id: int, languages: Sequence[str], kinds: Sequence[str]) -> list[ChangeRow]:
+    """The run's alertable changes in `languages` of the kinds `kinds` cover, in the order found."""
+    old, new, current = aliased(ArticleVersion), aliased(ArticleVersion), aliased(ArticleVersion)
+    statement = (
+        select(Change, Article.language, Article.canonical_url, old, new, current)
+        .join(Article, Change.article_id == Article.id)
+        .outerjoin(old, Change.old_version_id == old.id)
+        .outerjoin(new, Change.new_version_id == new.id)
+        .outerjoin(current, Article.current_version_id == current.id)
+        .where(
+            Change.run_id == run_id,
+            Change.is_baseline.is_(False),
+            Article.language.in_(list(languages)),
+            Change.kind.in_(sorted(covered_kinds(kinds))),
+        )
+        .order_by(Change.id)
+    )
+    return [
+        ChangeRow(change.kind, language, url, tuple(change.fields or ()), change.summary or "",
+                  _text(o), _text(n), _text(c))
+        for change, language, url, o, n, c in session.execute(statement)
+    ]
+
+
+def _text(version: ArticleVersion | None) -> VersionText | None:
+    if version is None:
+        return None
+    return VersionText(version.title, version.published, tuple(version.paragraphs))
+
+
+# --------------------------------------------------------------------------- the outbox
+
+
+def run_deliveries(session: Session, run_id: int) -> dict[int, Delivery]:
+    """The digests of a run, by subscriber id."""
+    rows = session.scalars(select(Delivery).where(Delivery.run_id == run_id).with_for_update())
+    return {delivery.subscriber_id: delivery for delivery in rows}
+
+
+def insert_delivery(session: Session, subscriber_id: int, run_id: int, *, now: dt.datetime) -> None:
+    """A pending digest, unless the (subscriber, run) pair has one already."""
+    insert = _INSERTS[session.get_bind().dialect.name]
+    session.execute(
+        insert(Delivery)
+        .values(subscriber_id=subscriber_id, run_id=run_id, status="pending", attempts=0,
+                created_at=now, next_attempt_at=now)
+        .on_conflict_do_nothing(index_elements=[Delivery.subscriber_id, Delivery.run_id])
+    )
+
+
+def count_pending(session: Session, run_id: int | None = None) -> int:
+    """How many digests wait to be sent (of one run, or of all)."""
+    statement = select(func.count(Delivery.id)).where(Delivery.status == "pending")
+    if run_id is not None:
+        statement = statement.where(Delivery.run_id == run_id)
+    return session.scalar(statement) or 0
+
+
+def due_deliveries(session: Session, now: dt.datetime) -> list[Delivery]:
+    """Pending digests whose (next) attempt is due at `now`, oldest first."""
+    return list(session.scalars(
+        select(Delivery)
+        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+    ))
+
+
+def next_attempt(session: Session) -> dt.datetime | None:
+    """When the earliest pending digest is due."""
+    return session.scalar(select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending"))
+
+
+def claim_delivery(
+    session: Session, delivery_id: int, *, now: dt.datetime, lease_until: dt.datetime, message_id: str
+) -> bool:
+    """Take a due digest for sending: one more attempt, not due again before `lease_until`.
+
+    False when another sender took it first (or it is no longer pending and due). The
+    Message-ID is set on the first claim and kept by every later one. The last error is
+    cleared, so that a digest being sent (no error) is told from one backing off (an error).
+    """
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .values(attempts=Delivery.attempts + 1, next_attempt_at=lease_until,
+                message_id=func.coalesce(Delivery.message_id, message_id), last_error=None)
+    )
+    return result.rowcount == 1
+
+
+def fail_attempt(
+    session: Session, delivery_id: int, error: str, *, now: dt.datetime,
+    retry_delay: Callable[[int], dt.timedelta],
+) -> bool:
+    """Count a failed attempt of a due digest without trying it (its server is down); False if not due."""
+    delivery = session.scalars(
+        select(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == "pending", Delivery.next_attempt_at <= now)
+        .with_for_update()
+    ).one_or_none()
+    if delivery is None:
+        return False
+    delivery.attempts += 1
+    delivery.last_error = error
+    delivery.next_attempt_at = now + retry_delay(delivery.attempts)
+    session.flush()
+    return True
+
+
+def mark_sent(session: Session, delivery_id: int, *, now: dt.datetime) -> None:
+    """The server accepted the digest."""
+    session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                    .values(status="sent", sent_at=now, last_error=None))
+
+
+def mark_retry(session: Session, delivery_id: int, error: str, *, next_attempt_at: dt.datetime) -> None:
+    """The attempt failed; the digest stays pending until `next_attempt_at`."""
+    session.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending")
+                    .values(last_error=error, next_attempt_at=next_attempt_at))
+
+
+def mark_failed(session: Session, delivery_id: int, error: str) -> None:
+    """The server refused the digest for good (e.g. an unknown recipient)."""
+    session.execute(update(Delivery).where(Delivery.id == delivery_id)
+                    .values(status="failed", last_error=error))
+
+
+def cancel_delivery(session: Session, delivery_id: int, reason: str) -> None:
+    """A pending digest that will not be sent, and why."""
+    session.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending")
+                    .values(status="cancelled", last_error=f"cancelled: {reason}"))
+
+
+def retry_now(session: Session, *, now: dt.datetime) -> int:
+    """Make digests backing off after an error due at `now` (not those a sender holds); how many."""
+    return session.execute(
+        update(Delivery)
+        .where(Delivery.status == "pending", Delivery.next_attempt_at > now, Delivery.last_error.is_not(None))
+        .values(next_attempt_at=now)
+    ).rowcount
+
+
+def retry_failed(session: Session, *, now: dt.datetime) -> int:
+    """Make failed digests pending again (after the operator fixed the cause); how many."""
+    return session.execute(
+        update(Delivery).where(Delivery.status == "failed").values(status="pending", next_attempt_at=now)
+    ).rowcount
