@@ -444,8 +444,8 @@ _MARKERS = {"delete": ("[-", "-]"), "insert": ("{+", "+}")}
 _COLORS = {"delete": ("\x1b[31m", "\x1b[0m"), "insert": ("\x1b[32m", "\x1b[0m")}
 _DEL = Markup('<del style="background:#fdd;color:#900;text-decoration:line-through">{}</del>')
 _INS = Markup('<ins style="background:#dfd;color:#060;text-decoration:none">{}</ins>')
-_LABEL = Markup('<span style="color:#666">{}</span> ')
-_CONTEXT = Markup('<span style="color:#666">{}</span>')
+_LABEL = Markup('<span dir="ltr" style="color:#666">{}</span> ')  # English labels stay LTR in Arabic
+_CONTEXT = Markup('<span dir="ltr" style="color:#666">{}</span>')
 _RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 
