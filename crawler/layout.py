@@ -1,0 +1,141 @@
+"""The page read as runs: the lines of text a browser would lay out, in document order,
+and the blocks of the tree that hold them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml.html import HtmlElement
+
+from storage.content import normalize_text
+
+PAGE_BLOCKS = frozenset(
+    "address article aside blockquote body caption center dd details dialog div dl dt fieldset "
+    "figcaption figure footer form h1 h2 h3 h4 h5 h6 header hgroup hr html legend li main menu "
+    "nav ol p pre section summary table tbody td tfoot th thead tr ul".split()
+)
+OUTPUT_BLOCKS = frozenset("body p head list item quote table row cell code div".split())
+_SKIPPED = frozenset("script style noscript template svg math iframe object select textarea".split())
+HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+_NOT_TEXT = frozenset("table figure figcaption form nav button label".split())  # never body lines
+
+
+@dataclass(eq=False)
+class Run:
+    """One laid-out line of text: its block, its text, and where that text lives."""
+
+    owner: HtmlElement
+    text: str
+    pieces: list[tuple[HtmlElement, str]]
+    href: str | None  # set when the whole line is the text of one link
+    linked: float = 0.0  # the share of the line that is link text
+    lineage: frozenset[HtmlElement] = frozenset()
+    folded: str = ""
+    kind: str = "minor"  # boilerplate | substantial | minor
+    noise: bool = False
+
+
+def read_runs(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) -> list[Run]:
+    """The runs of `root` in document order; a line break ends a run when `breaks`, else
+    it is a space (trafilatura's paragraphs join the lines of a hard-wrapped paragraph)."""
+    runs: list[Run] = []
+    parts: list[str] = []
+    pieces: list[tuple[HtmlElement, str]] = []
+    links: list[tuple[str, str]] = []
+
+    def add(element: HtmlElement, attr: str, text: str | None, href: str | None) -> None:
+        if text:
+            parts.append(text)
+            pieces.append((element, attr))
+            if href is not None:
+                links.append((href, text))
+
+    def flush(owner: HtmlElement) -> None:
+        text = normalize_text("".join(parts))
+        if text:
+            hrefs = {href for href, _ in links}
+            linked = normalize_text("".join(t for _, t in links))
+            whole_link = len(hrefs) == 1 and linked == text
+            runs.append(Run(owner, text, list(pieces), hrefs.pop() if whole_link else None,
+                            linked=len(linked) / len(text)))
+        parts.clear(), pieces.clear(), links.clear()
+
+    def walk(element: HtmlElement, owner: HtmlElement, href: str | None) -> None:
+        tag = element.tag
+        if not isinstance(tag, str) or tag in _SKIPPED:
+            return  # comments, processing instructions, scripts: their tail is the parent's
+        if tag in blocks:
+            flush(owner)
+            owner = element
+        elif tag in ("br", "lb"):
+            flush(owner) if breaks else parts.append(" ")
+        elif tag == "a" and element.get("href"):
+            href = element.get("href")
+        add(element, "text", element.text, href)
+        for child in element:
+            walk(child, owner, href)
+            add(child, "tail", child.tail, href)
+        if tag in blocks:
+            flush(owner)
+
+    walk(root, root, None)
+    flush(root)
+    return runs
+
+
+def is_text(run: Run) -> bool:
+    """A line that may be article text: not mostly links, furniture, a form, table or figure."""
+    return (run.linked < 0.5 and not run.noise and run.kind != "boilerplate"
+            and not any(e.tag in _NOT_TEXT for e in run.lineage))
+
+
+def span(runs: list[Run], index: int, element: HtmlElement) -> tuple[int, int]:
+    """The first and last run inside `element`, around run `index` (runs are in document order)."""
+    first = last = index
+    while first > 0 and element in runs[first - 1].lineage:
+        first -= 1
+    while last + 1 < len(runs) and element in runs[last + 1].lineage:
+        last += 1
+    return first, last
+
+
+def block_from(runs: list[Run], index: int, others: set[int], title_at: int | None) -> tuple[int, int]:
+    """The runs of the largest block that starts with run `index` (nothing of substance
+    before it) and holds neither the title (run `title_at`) nor another of `others`."""
+    found = (index, index)
+    element = runs[index].owner
+    while (parent := element.getparent()) is not None and parent.tag != "body":
+        first, last = span(runs, index, parent)
+        holds_another = any(first <= other <= last for other in others if other != index)
+        after_text = any(r.kind == "substantial" and not r.noise for r in runs[first:index])
+        if holds_another or after_text or inside(title_at, [(first, last)]):
+            break
+        found, element = (first, last), parent
+    return found
+
+
+def same_block(one: Run, other: Run) -> bool:
+    """Whether two runs are lines of one block: siblings, or items of a list or quote in it."""
+    a, b = one.owner, other.owner
+    up = 0
+    while a not in other.lineage:
+        a, up = a.getparent(), up + 1
+    down = next(i for i, e in enumerate((b, *b.iterancestors())) if e is a)
+    return max(up, down) <= 2
+
+
+def alike(one: HtmlElement, other: HtmlElement, levels: int = 4) -> bool:
+    """Whether two blocks are the same or cousins of one shape: siblings, or the same tags
+    up to a common ancestor (one paragraph per page-builder widget)."""
+    while levels and one is not None and other is not None:
+        if one is other:
+            return True
+        if one.tag != other.tag:
+            return False
+        one, other, levels = one.getparent(), other.getparent(), levels - 1
+    return False
+
+
+def inside(index: int | None, spans: list[tuple[int, int]]) -> bool:
+    """Whether run `index` falls within one of the (first, last) spans of runs."""
+    return index is not None and any(first <= index <= last for first, last in spans)
