@@ -1,15 +1,21 @@
-"""Benchmark: crawl a generated mirror of N articles on 127.0.0.1, full pipeline vs the floor.
+"""Benchmark: crawl a generated mirror on 127.0.0.1 and report speed, memory and incremental cost.
 
-    .venv/bin/python bench/run.py [--articles 3000]
+    .venv/bin/python bench/run.py [--articles 20000]
 
-Reports articles/s for the whole pipeline (fetch, extract, store in SQLite), articles/s
-for fetching and parsing alone (the same spider with no item pipelines: the floor), their
-ratio, and the peak memory (RSS) of each crawl process.
+One run reports:
+1. a full crawl: articles/s for the whole pipeline (fetch, extract, store in SQLite) and for
+   fetching and parsing alone (the same spider with no item pipelines: the floor), their
+   ratio, and the peak memory (RSS) of each crawl process;
+2. a second, incremental run with nothing changed: requests issued, wall time, versions written;
+3. an incremental run after 1% of the articles were edited (the newest ones, where edits
+   happen) and 20 added: requests issued, and how many of the changes were found.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -20,17 +26,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
 from crawler.sites import ICESCO  # noqa: E402
+from fixtures.release import Paragraph  # noqa: E402
 from fixtures.sitegen import write_mirror  # noqa: E402
 from fixtures.synthetic import synthetic_releases  # noqa: E402
 from monitor.mirror import Mirror  # noqa: E402
+from storage import repository  # noqa: E402
+from storage.db import make_engine  # noqa: E402
+from storage.models import Change  # noqa: E402
 
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=WARNING",
         "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16"]
+ADDED = 20
 
 
-def timed_crawl(mirror: Mirror, database_url: str, *extra: str) -> tuple[float, int, float]:
-    """Run `scrapy crawl news` in a child process: (seconds, articles fetched, peak RSS in MB)."""
+@dataclasses.dataclass
+class Crawl:
+    seconds: float
+    requests: int
+    articles: int
+    peak_mb: float
+
+
+def crawl(mirror: Mirror, database_url: str, *extra: str) -> Crawl:
+    """Run `scrapy crawl news` in a child process and measure it from the outside."""
     mirror.requests.clear()
     command = [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"NEWSWATCH_SITE_URL={mirror.base_url}",
                "-s", f"NEWSWATCH_DATABASE_URL={database_url}", *FAST, *extra]
@@ -41,28 +63,59 @@ def timed_crawl(mirror: Mirror, database_url: str, *extra: str) -> tuple[float, 
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"crawl failed: {' '.join(command)}")
     articles = sum(1 for path in mirror.requests if ICESCO.article_path.match(path))
-    return elapsed, articles, usage.ru_maxrss / 1024
+    return Crawl(elapsed, len(mirror.requests), articles, usage.ru_maxrss / 1024)
+
+
+def latest_run(database_url: str) -> tuple[repository.RunSummary, dict[str, int]]:
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        run = repository.list_runs(session)[0]
+        kinds = dict(session.execute(select(Change.kind, func.count()).where(Change.run_id == run.id)
+                                     .group_by(Change.kind)).all())
+    engine.dispose()
+    return run, kinds
+
+
+def edited(release):
+    return dataclasses.replace(release, blocks=(*release.blocks, Paragraph("This release was updated.")))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--articles", type=int, default=20_000)
     args = parser.parse_args()
+    releases = synthetic_releases(args.articles + ADDED, newest=dt.date.today())
+    first, edits = releases[ADDED:], args.articles // 100
+    second = releases[:ADDED] + [edited(r) for r in first[:edits]] + first[edits:]
     with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
-        site = Path(tmp) / "site"
         started = time.perf_counter()
-        write_mirror(site, synthetic_releases(args.articles), golden=False)
-        print(f"mirror of {args.articles} articles written in {time.perf_counter() - started:.1f} s")
-        with Mirror(site).running() as mirror:
-            floor_s, floor_n, floor_mb = timed_crawl(mirror, f"sqlite:///{tmp}/floor.db",
-                                                     "-s", "ITEM_PIPELINES={}")
-            full_s, full_n, full_mb = timed_crawl(mirror, f"sqlite:///{tmp}/full.db")
-    floor_rate, full_rate = floor_n / floor_s, full_n / full_s
-    print(f"floor (fetch + parse):  {floor_n} articles in {floor_s:.1f} s = {floor_rate:.1f} articles/s, "
-          f"peak RSS {floor_mb:.0f} MB")
-    print(f"full pipeline:          {full_n} articles in {full_s:.1f} s = {full_rate:.1f} articles/s, "
-          f"peak RSS {full_mb:.0f} MB")
-    print(f"full / floor:           {full_rate / floor_rate:.0%}")
+        write_mirror(Path(tmp) / "v1", first, golden=False)
+        write_mirror(Path(tmp) / "v2", second, golden=False)
+        print(f"mirrors of {args.articles} articles (+{ADDED} added, {edits} edited) written in "
+              f"{time.perf_counter() - started:.0f} s")
+        database = f"sqlite:///{tmp}/bench.db"
+        with Mirror(Path(tmp) / "v1").running() as mirror:
+            floor = crawl(mirror, f"sqlite:///{tmp}/floor.db", "-s", "ITEM_PIPELINES={}")
+            full = crawl(mirror, database, "-a", "mode=full")
+            unchanged = crawl(mirror, database, "-a", "mode=incremental")
+            unchanged_run, _ = latest_run(database)
+            mirror.snapshot = Path(tmp) / "v2"
+            changed = crawl(mirror, database, "-a", "mode=incremental")
+            _, kinds = latest_run(database)
+
+    floor_rate, full_rate = floor.articles / floor.seconds, full.articles / full.seconds
+    print(f"1. floor (fetch + parse): {floor.articles} articles in {floor.seconds:.1f} s = {floor_rate:.1f}/s, "
+          f"peak RSS {floor.peak_mb:.0f} MB")
+    print(f"   full pipeline:         {full.articles} articles in {full.seconds:.1f} s = {full_rate:.1f}/s, "
+          f"peak RSS {full.peak_mb:.0f} MB; full / floor = {full_rate / floor_rate:.0%}")
+    print(f"2. incremental, nothing changed: {unchanged.requests} requests "
+          f"({unchanged.requests / full.requests:.1%} of the full crawl's {full.requests}), "
+          f"{unchanged.seconds:.1f} s ({unchanged.seconds / full.seconds:.0%} of the full crawl), "
+          f"{unchanged_run.stats['versions_written']} versions written, "
+          f"{unchanged_run.stats['not_modified']} answered 304")
+    print(f"3. incremental, {edits} edited + {ADDED} added: {changed.requests} requests, "
+          f"found {kinds.get('edited', 0)}/{edits} edited and {kinds.get('added', 0)}/{ADDED} added "
+          f"(other changes: { {k: v for k, v in kinds.items() if k not in ('edited', 'added')} or 'none'})")
 
 
 if __name__ == "__main__":

@@ -46,3 +46,10 @@ class ArticleMoved:
     url: str
     new_url: str
     status: int
+
+
+@dataclass(frozen=True)
+class ArticleUnchanged:
+    """A known article that answered 304 Not Modified to a conditional request."""
+
+    url: str

@@ -86,7 +86,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = (self.server.snapshot / rule["body"]).read_bytes() if rule and "body" in rule else file.read_bytes()
         etag = '"%s"' % hashlib.sha1(body).hexdigest()[:16]
-        if self.headers.get("If-None-Match") == etag:
+        if self.headers.get("If-None-Match", etag) == etag and (
+            "If-None-Match" in self.headers or self.headers.get("If-Modified-Since") == LAST_MODIFIED
+        ):
             self._send(HTTPStatus.NOT_MODIFIED, b"", headers={"ETag": etag}, send_body=False)
             return
         self._send(HTTPStatus.OK, body, headers={"ETag": etag, "Last-Modified": LAST_MODIFIED},

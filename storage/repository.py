@@ -253,10 +253,35 @@ def versions_of(session: Session, url: str) -> list[ArticleVersion]:
     return list(session.scalars(statement))
 
 
-def known_urls(session: Session, site: str, languages: Sequence[str]) -> list[str]:
-    """Canonical URLs of the stored articles of `site` in `languages`, so a crawl re-checks them."""
-    return list(session.scalars(
-        select(Article.canonical_url)
+@dataclass(frozen=True)
+class KnownArticle:
+    """What a crawl needs to re-check a stored article cheaply."""
+
+    id: int
+    url: str
+    published: dt.date | None
+    etag: str | None
+    last_modified: str | None
+
+
+def known_articles(session: Session, site: str, languages: Sequence[str]) -> list[KnownArticle]:
+    """The stored articles of `site` in `languages`, so a crawl re-checks them (oldest id first)."""
+    rows = session.execute(
+        select(Article.id, Article.canonical_url, ArticleVersion.published, Article.etag, Article.last_modified)
+        .join(ArticleVersion, ArticleVersion.id == Article.current_version_id, isouter=True)
         .where(Article.site == site, Article.language.in_(languages))
         .order_by(Article.id)
-    ))
+    )
+    return [KnownArticle(*row) for row in rows]
+
+
+def mark_seen(session: Session, run_id: int, url: str) -> bool:
+    """Note that the article at `url` was checked in this run and had not changed (HTTP 304)."""
+    article = session.scalars(select(Article).where(Article.canonical_url == url)).one_or_none()
+    if article is None:
+        return False
+    article.last_seen_run_id = run_id
+    if article.state == "gone":
+        session.add(ArticleEvent(run_id=run_id, article_id=article.id, kind="back"))
+    session.flush()
+    return True

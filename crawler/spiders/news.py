@@ -1,8 +1,13 @@
 """The `news` spider: walks the listing pages of each language and fetches every article once.
 
-Known articles (already in the database) are requested too, so a release that left the
-listings is still checked. Article requests do not follow redirects by themselves: a
-redirect to another article is a move, a redirect to a non-article page a removal.
+Known articles (already in the database) are re-checked too, so a release that left the
+listings is still seen. A full run (the default) walks every listing page and downloads
+every known article. An incremental run (`-a mode=incremental`, or NEWSWATCH_MODE) re-checks
+the recent articles every run and a rolling share of the older ones, with conditional
+requests (a 304 costs no download and no extraction), and stops paging through a listing
+once a whole page holds only known articles. Article requests do not
+follow redirects by themselves: a redirect to another article is a move, a redirect to a
+non-article page a removal.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from scrapy.http import Response, TextResponse
 from sqlalchemy.orm import Session
 from twisted.python.failure import Failure
 
-from crawler.items import ArticleGone, ArticleMoved, ArticlePage
+from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleUnchanged
 from crawler.sites import PROFILES, SiteProfile
 from crawler.urls import article_ref, canonicalize
 from storage import repository
@@ -25,6 +30,7 @@ from storage.db import make_engine, migrate
 
 REDIRECTS = (301, 302, 303, 307, 308)
 GONE = (404, 410)
+NOT_MODIFIED = 304
 MAX_HOPS = 5
 
 
@@ -33,9 +39,12 @@ class NewsSpider(scrapy.Spider):
 
     name = "news"
 
-    def __init__(self, *args, languages: str | None = None, **kwargs) -> None:
+    def __init__(self, *args, languages: str | None = None, mode: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._languages_arg = languages
+        self._mode_arg = mode
+        self.known: dict[str, repository.KnownArticle] = {}
+        self.all_known_pages: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -47,60 +56,118 @@ class NewsSpider(scrapy.Spider):
         spider.profile = PROFILES[site]
         spider.site_url = settings.get("NEWSWATCH_SITE_URL").rstrip("/")
         spider.languages = _languages(spider._languages_arg or settings.get("NEWSWATCH_LANGUAGES"), spider.profile)
+        mode = spider._mode_arg or settings.get("NEWSWATCH_MODE")
+        if mode not in ("incremental", "full"):
+            raise ValueError(f"unknown mode {mode!r}: use -a mode=full or -a mode=incremental")
+        spider.full = mode == "full"
+        spider.known_pages_depth = settings.getint("NEWSWATCH_KNOWN_PAGES_DEPTH")
+        spider.recent_days = settings.getint("NEWSWATCH_RECENT_DAYS")
+        spider.revalidate_days = max(1, settings.getint("NEWSWATCH_REVALIDATE_DAYS"))
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self.known = {article.url: article for article in self.known_articles()}
         for language in self.languages:
-            url = self.site_url + quote(self.profile.listing_paths[language])
-            yield self.listing_request(url, language)
-        for url in self.known_articles():
-            yield self.article_request(url)
+            yield self.listing_request(self.site_url + quote(self.profile.listing_paths[language]), language)
+            yield scrapy.Request(self.site_url + f"/{language}/feed/", callback=self.parse_feed,
+                                 errback=self.feed_missing, meta={"feed": True})
+        today = dt.date.today()
+        for article in self.known.values():
+            if self.full or self.due(article, today):
+                yield self.article_request(article.url)
 
-    def known_articles(self) -> list[str]:
-        """Canonical URLs of the articles already stored for this site and these languages."""
+    def due(self, article: repository.KnownArticle, today: dt.date) -> bool:
+        """Recent articles every run; each older one on one day of every revalidation period."""
+        if article.published is None or (today - article.published).days <= self.recent_days:
+            return True
+        return article.id % self.revalidate_days == today.toordinal() % self.revalidate_days
+
+    def known_articles(self) -> list[repository.KnownArticle]:
+        """The articles already stored for this site and these languages (on this site URL)."""
         engine = make_engine(self.settings.get("NEWSWATCH_DATABASE_URL"))
         try:
             migrate(engine)
             with Session(engine) as session:
-                urls = repository.known_urls(session, self.profile.name, self.languages)
+                known = repository.known_articles(session, self.profile.name, self.languages)
         finally:
             engine.dispose()
-        return [url for url in urls if canonicalize(url, self.profile, self.site_url) == url]
+        return [article for article in known if canonicalize(article.url, self.profile, self.site_url) == article.url]
 
     def listing_request(self, url: str, language: str) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_listing, errback=self.fetch_failed,
                               cb_kwargs={"language": language}, meta={"listing": True})
 
     def article_request(self, url: str, *, fetch_url: str | None = None, hops: int = 0) -> scrapy.Request:
-        """A request for the article `url`; redirects and 404/410 reach `parse_article`."""
+        """A request for the article `url`; in incremental mode conditional when we hold its validators.
+
+        A full run never trusts a 304: it downloads and compares everything.
+        Redirects, 304 and 404/410 reach `parse_article` instead of Scrapy's middlewares.
+        """
+        known = None if self.full else self.known.get(url)
+        headers = {}
+        if known is not None and known.etag:
+            headers["If-None-Match"] = known.etag
+        if known is not None and known.last_modified:
+            headers["If-Modified-Since"] = known.last_modified
         return scrapy.Request(
-            fetch_url or url, callback=self.parse_article, errback=self.fetch_failed,
+            fetch_url or url, callback=self.parse_article, errback=self.fetch_failed, headers=headers,
             dont_filter=fetch_url is not None,
             meta={"article_url": url, "hops": hops, "dont_redirect": True,
-                  "handle_httpstatus_list": [*REDIRECTS, *GONE]},
+                  "handle_httpstatus_list": [*REDIRECTS, NOT_MODIFIED, *GONE]},
         )
 
     def parse_listing(self, response: Response, language: str) -> Iterator[scrapy.Request]:
-        """Follow every article link and the next listing pages; article text comes from article pages."""
+        """Request the articles it links to and the next listing page; article text comes from article pages."""
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("newswatch/listing_failed")
             self.logger.warning("listing %s is not a text page (%s)", response.url, response.headers.get("Content-Type"))
             return
         self.crawler.stats.inc_value("newswatch/listing_pages")
-        listing = re.compile("^" + re.escape(self.profile.listing_paths[language]) + r"(page/\d+/)?$")
+        listing = re.compile("^" + re.escape(self.profile.listing_paths[language]) + r"(?:page/(\d+)/)?$")
+        here = listing.match(unquote(urlsplit(response.url).path))
+        page = int(here.group(1) or 1) if here else 1
+        articles, pages = [], {}
         for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
             url = canonicalize(response.urljoin(href.strip()), self.profile, self.site_url)
             if url is None:
                 continue
             ref = article_ref(url, self.profile)
             if ref is not None and ref.language in self.languages:
+                articles.append(url)
+            elif ref is None and not urlsplit(url).query and (match := listing.match(unquote(urlsplit(url).path))):
+                pages[int(match.group(1) or 1)] = url
+        new = [url for url in dict.fromkeys(articles) if url not in self.known]
+        yield from (self.article_request(url) for url in new)
+        if self.full:
+            yield from (self.article_request(url) for url in articles if url in self.known)
+        if articles and not new:
+            self.all_known_pages[language] = self.all_known_pages.get(language, 0) + 1
+            if not self.full and self.all_known_pages[language] >= self.known_pages_depth:
+                self.logger.info("%s: page %d holds only known articles; listing walk stops", language, page)
+                return
+        later = sorted(number for number in pages if number > page)
+        if later:  # the next page only: the walk can stop where the news we know begins
+            yield self.listing_request(pages[later[0]], language)
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        """Articles a WordPress feed lists (a bonus: the listings alone must suffice)."""
+        if not isinstance(response, scrapy.http.XmlResponse | TextResponse) or b"<rss" not in response.body[:500]:
+            return
+        self.crawler.stats.inc_value("newswatch/feeds")
+        for link in response.xpath("//item/link/text()").getall():
+            url = canonicalize(link.strip(), self.profile, self.site_url)
+            if url and url not in self.known and (ref := article_ref(url, self.profile)) and ref.language in self.languages:
                 yield self.article_request(url)
-            elif ref is None and not urlsplit(url).query and listing.match(unquote(urlsplit(url).path)):
-                yield self.listing_request(url, language)
+
+    def feed_missing(self, failure: Failure) -> None:
+        self.crawler.stats.inc_value("newswatch/feed_missing")
+        self.logger.debug("no feed at %s: %s", failure.request.url, failure.getErrorMessage())
 
     def parse_article(self, response: Response) -> Iterator[ArticlePage | ArticleGone | ArticleMoved | scrapy.Request]:
         url = response.meta["article_url"]
-        if response.status in GONE:
+        if response.status == NOT_MODIFIED:
+            yield ArticleUnchanged(url=url)
+        elif response.status in GONE:
             yield ArticleGone(url=url, status=response.status)
         elif response.status in REDIRECTS:
             yield from self._redirected(response, url)
