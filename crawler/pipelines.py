@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
@@ -11,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from crawler import signals as newswatch_signals
 from crawler.extraction import NotAnArticle, extract
-from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord
+from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord, ArticleUnchanged
 from crawler.runlock import claim_run
 from crawler.sites import PROFILES
 from storage import events, repository
@@ -21,21 +24,41 @@ logger = logging.getLogger(__name__)
 
 
 class ExtractPipeline:
-    """Turns an `ArticlePage` into an `ArticleRecord`; drops pages that hold no article."""
+    """Turns an `ArticlePage` into an `ArticleRecord`; drops pages that hold no article.
+
+    Extraction is CPU-bound pure Python: with NEWSWATCH_EXTRACT_WORKERS > 0 it runs in that
+    many worker processes, so it overlaps with fetching and storing instead of stalling the
+    reactor; with 0 it runs in the crawl's own process.
+    """
 
     def __init__(self, crawler) -> None:
         self.stats = crawler.stats
         self.profile = PROFILES[crawler.settings.get("NEWSWATCH_SITE", "icesco")]
+        self.workers = crawler.settings.getint("NEWSWATCH_EXTRACT_WORKERS")
+        self.pool: ProcessPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def process_item(self, item):
+    def open_spider(self) -> None:
+        if self.workers > 0:
+            # spawn, not fork: the crawl process runs threads (Twisted's DNS pool, SQLite).
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item):
         if not isinstance(item, ArticlePage):
             return item  # removals and moves carry no page to extract
         try:
-            content = extract(item.body, item.url, self.profile)
+            if self.pool is None:
+                content = extract(item.body, item.url, self.profile)
+            else:
+                content = await asyncio.get_running_loop().run_in_executor(
+                    self.pool, extract, item.body, item.url, self.profile)
         except NotAnArticle as error:
             self.stats.inc_value("newswatch/extraction_failed")
             raise DropItem(f"no article extracted from {item.fetched_url}: {error}") from error
@@ -84,6 +107,9 @@ class StorePipeline:
             elif isinstance(item, ArticleGone):
                 if events.record_gone(session, self.run_id, item.url, item.status, item.location):
                     self.stats.inc_value("newswatch/articles_gone")
+            elif isinstance(item, ArticleUnchanged):
+                if repository.mark_seen(session, self.run_id, item.url):
+                    self.stats.inc_value("newswatch/not_modified")
             elif isinstance(item, ArticleMoved):
                 if events.record_move(session, self.run_id, item.url, item.new_url, item.status):
                     self.stats.inc_value("newswatch/articles_moved")
@@ -114,6 +140,12 @@ class StorePipeline:
     def spider_closed(self, spider, reason: str) -> None:
         if self.run_id is None:
             return
+        if self.stats.get_value("newswatch/lock_lost"):
+            # Another crawl marked this run abandoned and took the lock (crawler.runlock): the run
+            # is theirs to account for now; closing it as ours would overwrite that record.
+            logger.error("run %s left as failed (abandoned): not recording its end", self.run_id)
+            self.engine.dispose()
+            return
         status = run_status(reason, self.stats.get_stats(), self.max_failure_rate)
         stats = run_stats(self.stats.get_stats())
         try:
@@ -143,7 +175,8 @@ def run_status(reason: str, stats: dict, max_failure_rate: float) -> str:
         return "incomplete"
     failed = sum(stats.get(f"newswatch/{key}", 0) for key in ("fetch_failed", "extraction_failed",
                                                              "extraction_suspect"))
-    attempted = failed + stats.get("newswatch/articles_seen", 0) + stats.get("newswatch/articles_gone", 0)
+    attempted = failed + sum(stats.get(f"newswatch/{key}", 0) for key in ("articles_seen", "articles_gone",
+                                                                          "not_modified"))
     return "incomplete" if attempted and failed / attempted > max_failure_rate else "complete"
 
 
@@ -166,6 +199,7 @@ def run_stats(stats: dict) -> dict:
         "listing_failed": stats.get("newswatch/listing_failed", 0),
         "articles_gone": stats.get("newswatch/articles_gone", 0),
         "articles_moved": stats.get("newswatch/articles_moved", 0),
+        "not_modified": stats.get("newswatch/not_modified", 0),
     }
     prefix = "downloader/response_status_count/"
     keep["responses_by_status"] = {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}

@@ -25,6 +25,18 @@ NEWSWATCH_MIN_LENGTH_RATIO = float(os.environ.get("NEWSWATCH_MIN_LENGTH_RATIO", 
 NEWSWATCH_HEARTBEAT_SECONDS = float(os.environ.get("NEWSWATCH_HEARTBEAT_SECONDS", "60"))
 NEWSWATCH_LOCK_STALE_MINUTES = float(os.environ.get("NEWSWATCH_LOCK_STALE_MINUTES", "30"))
 
+# Full runs (the default) download every listing page and every known article; incremental
+# runs (`-a mode=incremental` or NEWSWATCH_MODE=incremental) stop paging through a listing
+# after this many pages holding only known articles; re-check articles published within
+# NEWSWATCH_RECENT_DAYS every run, and every older one once per NEWSWATCH_REVALIDATE_DAYS.
+NEWSWATCH_MODE = os.environ.get("NEWSWATCH_MODE", "full")
+NEWSWATCH_KNOWN_PAGES_DEPTH = int(os.environ.get("NEWSWATCH_KNOWN_PAGES_DEPTH", "1"))
+NEWSWATCH_RECENT_DAYS = int(os.environ.get("NEWSWATCH_RECENT_DAYS", "30"))
+NEWSWATCH_REVALIDATE_DAYS = int(os.environ.get("NEWSWATCH_REVALIDATE_DAYS", "7"))
+
+# Worker processes for extraction (0: in the crawl's own process).
+NEWSWATCH_EXTRACT_WORKERS = int(os.environ.get("NEWSWATCH_EXTRACT_WORKERS", "2"))
+
 # Polite by default: the real site is a public service, not ours.
 USER_AGENT = "newswatch/0.1 (news-release change monitor; +https://icesco.org/en/)"
 ROBOTSTXT_OBEY = True
