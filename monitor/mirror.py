@@ -3,7 +3,9 @@
 A snapshot is a folder whose files mirror URL paths (`/en/2022/09/15/slug/` is
 `en/2022/09/15/slug/index.html`; Arabic segments stored unquoted). An optional
 `rules.json` in the snapshot gives status codes by path, so a snapshot can model
-removals (404/410), moves (301) and outages (500/503, maintenance pages).
+removals (404/410), moves (301) and outages (500/503, maintenance pages). An optional
+`snapshot.json` `{"base": "v2"}` serves a sibling snapshot's files under this one's rules,
+so a night that differs only by faults holds no copy of the pages.
 """
 
 from __future__ import annotations
@@ -101,13 +103,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, headers=headers, send_body=send_body)
 
     def _file_for(self, path: str) -> Path | None:
-        root = self.server.snapshot.resolve()
-        candidate = (root / path.lstrip("/")).resolve()
-        if candidate != root and root not in candidate.parents:
-            return None  # a path that climbs out of the snapshot
-        if path.endswith("/"):
-            candidate = candidate / "index.html"
-        return candidate if candidate.is_file() else None
+        for layer in layers(self.server.snapshot):
+            root = layer.resolve()
+            candidate = (root / path.lstrip("/")).resolve()
+            if candidate != root and root not in candidate.parents:
+                return None  # a path that climbs out of the snapshot
+            if path.endswith("/"):
+                candidate = candidate / "index.html"
+            if candidate.is_file():
+                return candidate
+        return None
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
               content_type: str = "text/html; charset=utf-8", send_body: bool = True) -> None:
@@ -119,6 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if send_body and status != HTTPStatus.NOT_MODIFIED:
             self.wfile.write(body)
+
+
+def layers(snapshot: Path) -> list[Path]:
+    """The folders a snapshot's files come from, the snapshot itself first, then its bases."""
+    snapshot = Path(snapshot)
+    manifest = snapshot / "snapshot.json"
+    base = json.loads(manifest.read_text("utf-8")).get("base") if manifest.exists() else None
+    return [snapshot, *layers(snapshot.parent / base)] if base else [snapshot]
 
 
 def _content_type(file: Path) -> str:
