@@ -50,6 +50,9 @@ def test_v1_v2_v3_report_exactly_the_changes_and_an_outage_reports_none(mirror, 
     assert second.status == "complete"
     assert observed(engine, second.id) == expected_changes(snapshots / "v2")
     assert third.status == "incomplete"
+    assert third.stats["articles_seen"] >= 20  # v2's pages, served under v3's faults
+    assert third.stats["fetch_failed"] == 18 and third.stats["extraction_failed"] == 1
+    assert third.stats["listing_failed"] == 1
     assert observed(engine, third.id) == expected_changes(snapshots / "v3") == []
 
 
