@@ -207,10 +207,8 @@ def _versions(session: Session, url: str) -> list:
     site_url = os.environ.get("NEWSWATCH_SITE_URL", "https://icesco.org")
     candidates = [url, canonicalize(url, ICESCO, site_url), canonicalize(url, ICESCO, url)]
     for candidate in dict.fromkeys(c for c in candidates if c):
-        try:
-            return history.versions(session, candidate)
-        except LookupError:
-            continue
+        if found := repository.versions_of(session, candidate):
+            return found
     raise click.ClickException(f"no article stored at {url} (see `newswatch articles`)")
 
 

@@ -1,4 +1,4 @@
-"""Read-only views of what the monitor recorded: the change list and an article's versions."""
+"""Read-only views of what the monitor recorded: the change list of runs."""
 
 from __future__ import annotations
 
@@ -62,12 +62,3 @@ def list_changes(session: Session, run_id: int | None = None, since: dt.date | N
         for change, url, language, title in session.execute(query)
     ]
 
-
-def versions(session: Session, url: str) -> list[ArticleVersion]:
-    """An article's versions, oldest first; LookupError when the URL is not stored."""
-    article = session.scalars(select(Article).where(Article.canonical_url == url)).one_or_none()
-    if article is None:
-        raise LookupError(f"no article stored at {url}")
-    return list(session.scalars(
-        select(ArticleVersion).where(ArticleVersion.article_id == article.id).order_by(ArticleVersion.id)
-    ))
