@@ -145,9 +145,13 @@ def covered_kinds(kinds: Iterable[str]) -> set[str]:
 
 
 def unsubscribe_token(key: bytes, token_id: str) -> str:
-    """The subscriber's secret token: HMAC-SHA256(key, token_id), URL-safe base64."""
+    """The subscriber's secret token: HMAC-SHA256(key, token_id), lower-case base32.
+
+    Base32, not base64url: a token must never start with `-`, or `newswatch unsubscribe TOKEN`
+    would read it as an option; letters and digits alone also survive any mail client's linkifier.
+    """
     mac = hmac.new(key, b"newswatch-unsubscribe\0" + token_id.encode("ascii"), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+    return base64.b32encode(mac).rstrip(b"=").decode("ascii").lower()
 
 
 def token_hash(token: str) -> str:

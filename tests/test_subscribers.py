@@ -94,7 +94,7 @@ def test_the_token_is_an_hmac_of_a_random_id_and_only_its_hash_is_stored(engine)
     assert token not in dumped
     assert subscriber.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert token == store.unsubscribe_token(KEY.encode(), subscriber.token_id)
-    assert len(token) == 43 and store.unsubscribe_token(b"another key" * 4, subscriber.token_id) != token
+    assert len(token) == 52 and store.unsubscribe_token(b"another key" * 4, subscriber.token_id) != token
     assert store.token_matches(subscriber, KEY.encode())
 
 
@@ -222,3 +222,11 @@ def test_notify_without_subscribers_says_so(engine):
     result = cli(engine, "notify")
     assert (result.exit_code, result.output) == (
         0, "No subscribers: nothing to send (add one with `newswatch subscribers add EMAIL`).\n")
+
+
+def test_unsubscribe_tokens_never_look_like_a_command_line_option():
+    from storage.subscribers import unsubscribe_token
+
+    tokens = [unsubscribe_token(b"k" * 32, f"id-{n}") for n in range(2000)]
+
+    assert all(token[0] != "-" and token.isalnum() and token.islower() for token in tokens)
