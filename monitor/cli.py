@@ -22,7 +22,7 @@ from crawler.extraction import NotAnArticle, extract
 from crawler.settings import USER_AGENT
 from crawler.sites import ICESCO, PROFILES
 from crawler.urls import canonicalize
-from monitor import diff, history
+from monitor import diff, diffview, history
 from monitor.detect import count_summary, detect_run
 from storage import repository
 from storage.models import Article
@@ -174,10 +174,10 @@ def diff_cmd(url: str, from_: int | None, to: int | None, as_html: bool, color: 
         language = session.get(Article, new.article_id).language
     content = diff.compare((old.title, old.published, old.paragraphs), (new.title, new.published, new.paragraphs))
     if as_html:
-        click.echo(diff.render_html(content, lang=language))
+        click.echo(diffview.render_html(content, lang=language))
         return
-    click.echo(f"version {from_} → {to}: {diff.summary(content)}")
-    click.echo(diff.render_text(content, color=sys.stdout.isatty() if color is None else color))
+    click.echo(f"version {from_} → {to}: {diffview.summary(content)}")
+    click.echo(diffview.render_text(content, color=sys.stdout.isatty() if color is None else color))
 
 
 @main.command()

@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.sites import PROFILES
+from monitor import mailconfig
 from monitor import notify as mail
 from storage import subscribers as store
 from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate
@@ -53,17 +54,17 @@ def _engine(database_url: str, *, create: bool = False) -> Engine:
     return engine
 
 
-def _settings() -> mail.MailSettings:
+def _settings() -> mailconfig.MailSettings:
     try:
-        return mail.MailSettings.from_env()
-    except mail.ConfigError as error:
+        return mailconfig.MailSettings.from_env()
+    except mailconfig.ConfigError as error:
         raise click.ClickException(str(error)) from error
 
 
 def _key(*, create: bool = False) -> bytes:
     try:
-        return mail.load_secret_key(create=create)
-    except mail.ConfigError as error:
+        return mailconfig.load_secret_key(create=create)
+    except mailconfig.ConfigError as error:
         raise click.ClickException(str(error)) from error
 
 
@@ -102,10 +103,10 @@ def add(email: str, languages: str, kinds: str, database_url: str) -> None:
         with Session(engine) as session, session.begin():
             first = store.any_subscriber(session) is None
             key = _key(create=first)  # a new key only while no token depends on the old one
-            mail.check_secret_key(session, key)
+            mailconfig.check_secret_key(session, key)
             added = store.add_subscriber(session, email, _split(languages), _split(kinds),
                                          known_languages=LANGUAGES, key=key, now=_now())
-    except (store.SubscriberError, mail.ConfigError) as error:
+    except (store.SubscriberError, mailconfig.ConfigError) as error:
         raise click.ClickException(str(error)) from error
     finally:
         engine.dispose()
@@ -207,14 +208,14 @@ def notify(dry_run: bool, retry_now: bool, retry_failed: bool, database_url: str
                 if retry_now:
                     store.retry_now(session, now=now)
         report = mail.send_due(engine, transport, settings, key)
-    except mail.ConfigError as error:
+    except mailconfig.ConfigError as error:
         raise click.ClickException(str(error)) from error
     finally:
         engine.dispose()
     _report(report, transport.description)
 
 
-def _dry_run(engine: Engine, settings: mail.MailSettings, key: bytes, destination: str, now: dt.datetime) -> None:
+def _dry_run(engine: Engine, settings: mailconfig.MailSettings, key: bytes, destination: str, now: dt.datetime) -> None:
     outgoing = list(mail.preview_due(engine, settings, key, now=now))
     shown = [o for o in outgoing if o.message is not None]
     for o in shown:

@@ -14,7 +14,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
 from monitor import outbox
-from monitor.diff import compare, summary
+from monitor.diff import compare
+from monitor.diffview import summary
 from storage.models import Article, ArticleEvent, ArticleVersion, Change, CrawlRun
 from storage.repository import RunNotFound
 

@@ -2,7 +2,7 @@
 as an email. Pure: no database, no network.
 
 Everything from a crawled page (titles, text, URLs) reaches the HTML through Jinja2's
-autoescaping or monitor.diff's escaping renderer, and never reaches a header: the subject
+autoescaping or monitor.diffview's escaping renderer, and never reaches a header: the subject
 holds only counts, and `email.message.EmailMessage` refuses line breaks in headers.
 """
 
@@ -19,7 +19,8 @@ from functools import cache
 from urllib.parse import quote, unquote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from monitor.diff import ContentDiff, compare, render_html, render_text
+from monitor.diff import ContentDiff, compare
+from monitor.diffview import render_html, render_text
 from storage.subscribers import ChangeRow, VersionText
 
 KIND_ORDER = ("added", "restored", "edited", "removed")

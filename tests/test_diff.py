@@ -1,4 +1,4 @@
-"""monitor.diff: what changed between two versions, summarised and rendered."""
+"""monitor.diff and monitor.diffview: what changed between two versions, summarised and rendered."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.diff import ContentDiff, compare, render_html, render_text, summary, tokenize
+from monitor.diff import ContentDiff, compare, tokenize
+from monitor.diffview import render_html, render_text, summary
 from storage.content import normalize_paragraphs
 
 DAY = dt.date(2022, 9, 15)

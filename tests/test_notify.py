@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
+from monitor import mailconfig
 from monitor import notify as mail
 from monitor.cli import main
 from monitor.outbox import RETRY_BASE, SEND_LEASE, enqueue_digests, retry_delay
@@ -90,9 +91,9 @@ class SmtpServer:
             self.controller.stop()
             self.controller = None
 
-    def settings(self, **changes) -> mail.MailSettings:
-        return mail.MailSettings(mail_from=SENDER, public_url="https://news.example.org",
-                                 smtp_host="127.0.0.1", smtp_port=self.port, **changes)
+    def settings(self, **changes) -> mailconfig.MailSettings:
+        return mailconfig.MailSettings(mail_from=SENDER, public_url="https://news.example.org",
+                                       smtp_host="127.0.0.1", smtp_port=self.port, **changes)
 
     def env(self, **extra: str) -> dict[str, str]:
         return {"NEWSWATCH_SMTP_HOST": "127.0.0.1", "NEWSWATCH_SMTP_PORT": str(self.port),
@@ -204,7 +205,7 @@ def deliveries(engine: Engine) -> dict[str, Delivery]:
         return result
 
 
-def send(engine: Engine, settings: mail.MailSettings, now: dt.datetime) -> mail.NotifyReport:
+def send(engine: Engine, settings: mailconfig.MailSettings, now: dt.datetime) -> mail.NotifyReport:
     return mail.send_due(engine, mail.transport_for(settings), settings, KEY, now=now)
 
 
@@ -534,10 +535,10 @@ def test_notify_settings_errors_name_the_variable(engine, world):
 def test_password_file_is_read_and_settings_hide_the_password(tmp_path: Path):
     secret = tmp_path / "password"
     secret.write_text("s3cret\n")
-    settings = mail.MailSettings.from_env({"NEWSWATCH_SMTP_HOST": "mail.example.org",
-                                           "NEWSWATCH_SMTP_PASSWORD_FILE": str(secret),
-                                           "NEWSWATCH_SMTP_STARTTLS": "true"})
+    settings = mailconfig.MailSettings.from_env({"NEWSWATCH_SMTP_HOST": "mail.example.org",
+                                                 "NEWSWATCH_SMTP_PASSWORD_FILE": str(secret),
+                                                 "NEWSWATCH_SMTP_STARTTLS": "true"})
     assert settings.smtp_password == "s3cret" and settings.smtp_port == 587 and "s3cret" not in repr(settings)
-    with pytest.raises(mail.ConfigError, match="cannot read NEWSWATCH_SMTP_PASSWORD_FILE"):
-        mail.MailSettings.from_env({"NEWSWATCH_SMTP_PASSWORD_FILE": str(tmp_path / "missing")})
+    with pytest.raises(mailconfig.ConfigError, match="cannot read NEWSWATCH_SMTP_PASSWORD_FILE"):
+        mailconfig.MailSettings.from_env({"NEWSWATCH_SMTP_PASSWORD_FILE": str(tmp_path / "missing")})
 
