@@ -9,6 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.utils.asyncio import create_looping_call
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -66,17 +67,28 @@ class ExtractPipeline:
 
 
 class StorePipeline:
-    """Writes each release as versioned text and keeps the run's bookkeeping (`crawl_runs`)."""
+    """Writes each release as versioned text and keeps the run's bookkeeping (`crawl_runs`).
+
+    Items are written in batches, one transaction for up to NEWSWATCH_STORE_BATCH items and at
+    least every NEWSWATCH_STORE_SECONDS: a commit per article would cost more than storing it.
+    A batch that fails is written again item by item, so a bad item costs only itself (it is
+    logged and counted as a failed fetch of the run, never as a change).
+    """
 
     def __init__(self, crawler, database_url: str) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.site = crawler.settings.get("NEWSWATCH_SITE", "icesco")
+        settings = crawler.settings
+        self.site = settings.get("NEWSWATCH_SITE", "icesco")
         self.database_url = database_url
         self.engine = None
         self.run_id: int | None = None
-        self.min_ratio = crawler.settings.getfloat("NEWSWATCH_MIN_LENGTH_RATIO")
-        self.max_failure_rate = crawler.settings.getfloat("NEWSWATCH_MAX_FAILURE_RATE")
+        self.min_ratio = settings.getfloat("NEWSWATCH_MIN_LENGTH_RATIO")
+        self.max_failure_rate = settings.getfloat("NEWSWATCH_MAX_FAILURE_RATE")
+        self.batch_size = max(1, settings.getint("NEWSWATCH_STORE_BATCH", 100))
+        self.batch_seconds = settings.getfloat("NEWSWATCH_STORE_SECONDS", 2.0)
+        self.pending: list = []
+        self.flusher = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -99,47 +111,82 @@ class StorePipeline:
     def open_spider(self) -> None:
         self.stats.set_value("newswatch/run_id", self.run_id)
         logger.info("run %s started (database %s)", self.run_id, self.engine.url.render_as_string(hide_password=True))
+        if self.batch_seconds > 0:
+            self.flusher = create_looping_call(self.flush)
+            self.flusher.start(self.batch_seconds, now=False)
 
     def process_item(self, item):
-        with Session(self.engine) as session, session.begin():
-            if isinstance(item, ArticleRecord):
-                self._store(session, item)
-            elif isinstance(item, ArticleGone):
-                if events.record_gone(session, self.run_id, item.url, item.status, item.location):
-                    self.stats.inc_value("newswatch/articles_gone")
-            elif isinstance(item, ArticleUnchanged):
-                if repository.mark_seen(session, self.run_id, item.url):
-                    self.stats.inc_value("newswatch/not_modified")
-            elif isinstance(item, ArticleMoved):
-                if events.record_move(session, self.run_id, item.url, item.new_url, item.status):
-                    self.stats.inc_value("newswatch/articles_moved")
+        self.pending.append(item)
+        if len(self.pending) >= self.batch_size:
+            self.flush()
         return item
 
-    def _store(self, session: Session, item: ArticleRecord) -> None:
-        page, content = item.page, item.content
-        stored = repository.get_article(session, page.url)
-        if stored is not None and stored.current_version is not None and _shrunk(stored.current_version.text,
-                                                                                content.text, self.min_ratio):
-            # A truncated page or a half-rendered template, not an editor's cut: keep what we have.
-            self.stats.inc_value("newswatch/extraction_suspect")
-            logger.warning("%s: extracted text is far shorter than the stored version (%d < %.0f%% of %d "
-                           "characters); stored version kept", page.url, len(content.text), self.min_ratio * 100,
-                           len(stored.current_version.text))
+    def flush(self) -> None:
+        """Write the pending items: all in one transaction, else each in its own."""
+        items, self.pending = self.pending, []
+        if not items:
             return
+        try:
+            with Session(self.engine) as session, session.begin():
+                outcomes = [self._write(session, item) for item in items]
+        except SQLAlchemyError as error:
+            logger.warning("a batch of %d items could not be stored (%s); storing them one by one",
+                           len(items), error)
+            outcomes = [self._write_alone(item) for item in items]
+        for counters, warning in outcomes:  # only once committed: a failed batch counts nothing twice
+            for counter in counters:
+                self.stats.inc_value(f"newswatch/{counter}")
+            if warning:
+                logger.warning(warning)
+
+    def _write_alone(self, item) -> tuple[list[str], str | None]:
+        try:
+            with Session(self.engine) as session, session.begin():
+                return self._write(session, item)
+        except SQLAlchemyError:
+            logger.exception("could not store %s", getattr(item, "url", None) or item.page.url)
+            return ["store_failed"], None
+
+    def _write(self, session: Session, item) -> tuple[list[str], str | None]:
+        """Write one item; the stats counters it earns and a warning to log, once committed."""
+        if isinstance(item, ArticleRecord):
+            return self._store(session, item)
+        if isinstance(item, ArticleGone):
+            return ["articles_gone"] if events.record_gone(session, self.run_id, item.url, item.status,
+                                                           item.location) else [], None
+        if isinstance(item, ArticleUnchanged):
+            return ["not_modified"] if repository.mark_seen(session, self.run_id, item.url) else [], None
+        if isinstance(item, ArticleMoved):
+            return ["articles_moved"] if events.record_move(session, self.run_id, item.url, item.new_url,
+                                                            item.status) else [], None
+        return [], None
+
+    def _store(self, session: Session, item: ArticleRecord) -> tuple[list[str], str | None]:
+        page, content = item.page, item.content
         recorded = repository.record_article(
             session, self.run_id, url=page.url, site=self.site, language=content.language,
             title=content.title, published=content.published, paragraphs=content.paragraphs,
             fetched_at=page.fetched_at, etag=page.etag, last_modified=page.last_modified,
+            min_length_ratio=self.min_ratio,
         )
-        self.stats.inc_value("newswatch/articles_seen")
+        if recorded.suspect:
+            # A truncated page or a half-rendered template, not an editor's cut: keep what we have.
+            return ["extraction_suspect"], (
+                f"{page.url}: extracted text ({len(content.text)} characters) is under "
+                f"{self.min_ratio:.0%} of the stored version's; stored version kept")
+        counters = ["articles_seen"]
         if recorded.is_new_article:
-            self.stats.inc_value("newswatch/articles_new")
+            counters.append("articles_new")
         if recorded.is_new_version:
-            self.stats.inc_value("newswatch/versions_written")
+            counters.append("versions_written")
+        return counters, None
 
     def spider_closed(self, spider, reason: str) -> None:
         if self.run_id is None:
             return
+        if self.flusher is not None and self.flusher.running:
+            self.flusher.stop()
+        self.flush()
         if self.stats.get_value("newswatch/lock_lost"):
             # Another crawl marked this run abandoned and took the lock (crawler.runlock): the run
             # is theirs to account for now; closing it as ours would overwrite that record.
@@ -160,21 +207,17 @@ class StorePipeline:
         self.engine.dispose()
 
 
-def _shrunk(stored: str, fetched: str, min_ratio: float) -> bool:
-    return len(fetched) < min_ratio * len(stored)
-
-
 def run_status(reason: str, stats: dict, max_failure_rate: float) -> str:
     """`complete`, or `incomplete` when the crawl could not see the whole site.
 
     Incomplete: the crawl did not finish by itself, a listing page failed, or too many
     article fetches failed (errors after retries, pages without an article, suspect
-    extractions). An incomplete run reports no removals.
+    extractions, articles that could not be stored). An incomplete run reports no removals.
     """
     if reason != "finished" or stats.get("newswatch/listing_failed", 0):
         return "incomplete"
     failed = sum(stats.get(f"newswatch/{key}", 0) for key in ("fetch_failed", "extraction_failed",
-                                                             "extraction_suspect"))
+                                                             "extraction_suspect", "store_failed"))
     attempted = failed + sum(stats.get(f"newswatch/{key}", 0) for key in ("articles_seen", "articles_gone",
                                                                           "not_modified"))
     return "incomplete" if attempted and failed / attempted > max_failure_rate else "complete"
@@ -196,6 +239,7 @@ def run_stats(stats: dict) -> dict:
         "extraction_failed": stats.get("newswatch/extraction_failed", 0),
         "extraction_suspect": stats.get("newswatch/extraction_suspect", 0),
         "fetch_failed": stats.get("newswatch/fetch_failed", 0),
+        "store_failed": stats.get("newswatch/store_failed", 0),
         "listing_failed": stats.get("newswatch/listing_failed", 0),
         "articles_gone": stats.get("newswatch/articles_gone", 0),
         "articles_moved": stats.get("newswatch/articles_moved", 0),

@@ -36,6 +36,9 @@ NEWSWATCH_REVALIDATE_DAYS = int(os.environ.get("NEWSWATCH_REVALIDATE_DAYS", "7")
 
 # Worker processes for extraction (0: in the crawl's own process).
 NEWSWATCH_EXTRACT_WORKERS = int(os.environ.get("NEWSWATCH_EXTRACT_WORKERS", "2"))
+# Stored articles are committed in batches of up to this many, and at least every so many seconds.
+NEWSWATCH_STORE_BATCH = int(os.environ.get("NEWSWATCH_STORE_BATCH", "100"))
+NEWSWATCH_STORE_SECONDS = float(os.environ.get("NEWSWATCH_STORE_SECONDS", "2"))
 
 # Polite by default: the real site is a public service, not ours.
 USER_AGENT = "newswatch/0.1 (news-release change monitor; +https://icesco.org/en/)"

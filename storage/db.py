@@ -32,7 +32,7 @@ def make_engine(url: str) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    """Foreign keys on, a busy timeout, and BEGIN emitted by SQLAlchemy.
+    """Foreign keys on, a busy timeout, the write-ahead log, and BEGIN emitted by SQLAlchemy.
 
     The sqlite3 driver's legacy mode begins transactions only before DML, so reads and DDL
     would escape the transaction and SAVEPOINTs would not nest; SQLAlchemy's documented
@@ -46,6 +46,11 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        # Write-ahead log: readers (the CLI, the scheduler) never block the crawl's writer, and a
+        # commit is an append instead of a journal rewrite; NORMAL syncs at checkpoints only,
+        # which in WAL mode can lose the last commits on power loss but never corrupts.
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")

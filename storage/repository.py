@@ -12,15 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.content import content_hash, normalize_paragraphs, normalize_text
 from storage.models import RUN_STATUSES, Article, ArticleEvent, ArticleVersion, CrawlRun
 
-# Upserts by dialect: INSERT ... ON CONFLICT DO NOTHING is spelled the same on both.
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 class RunNotFound(LookupError):
@@ -35,6 +33,7 @@ class Recorded:
     version_id: int | None  # the version written by this call, None if the content was unchanged
     is_new_article: bool
     is_new_version: bool
+    suspect: bool = False  # far shorter than the stored text: nothing was written
 
 
 @dataclass(frozen=True)
@@ -114,83 +113,94 @@ def record_article(
     fetched_at: dt.datetime,
     etag: str | None = None,
     last_modified: str | None = None,
+    min_length_ratio: float = 0.0,
 ) -> Recorded:
     """Store one fetched article; a new version only when its normalised content changed.
 
     `url` must already be canonical. The article's state (live/gone) is the monitor's to
-    change. Safe against concurrent writers of one URL: the article is inserted-or-ignored,
-    then its row is locked (on PostgreSQL; SQLite serialises writers) while the content
-    hash is compared with the current version's.
+    change. A text shorter than `min_length_ratio` of the current version's is a truncated
+    page or a half-rendered template, not an editor's cut: nothing is written and the result
+    says `suspect`. Safe against concurrent writers of one URL: the article is
+    inserted-or-ignored, then its row is locked (on PostgreSQL; SQLite serialises writers)
+    while the content hash is compared with the current version's.
+
+    Written with prepared Core statements (three or four per article), not the ORM's unit of
+    work: this runs once per article of every crawl.
     """
     title = normalize_text(title)
     kept = normalize_paragraphs(tuple(paragraphs))
+    text = "\n\n".join(kept)
     digest = content_hash(title, published, kept)
 
-    article_id, is_new_article = _insert_article(session, run_id, url=url, site=site, language=language)
-    article = session.scalars(
-        select(Article)
-        .where(Article.id == article_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    article.last_seen_run_id = run_id
-    if article.state == "gone":  # a removed article answers again: detection decides if it is restored
-        session.add(ArticleEvent(run_id=run_id, article_id=article.id, kind="back"))
-    article.etag = etag
-    article.last_modified = last_modified
-
-    current_hash = (
-        session.scalar(select(ArticleVersion.content_hash).where(ArticleVersion.id == article.current_version_id))
-        if article.current_version_id is not None
-        else None
-    )
+    session.flush()  # what the ORM holds pending must be visible to the statements below
+    connection = session.connection()
+    current = connection.execute(_LOCK, {"url": url}).one_or_none()
+    is_new_article = False
+    if current is None:
+        current, is_new_article = _insert_article(connection, run_id, url=url, site=site, language=language)
+    article_id, state, current_version_id = current
+    # Read once the row is locked: a writer we waited for has committed its version by now.
+    current_hash, current_length = (None, None) if current_version_id is None else (
+        connection.execute(_DIGEST, {"id": current_version_id}).one())
+    if current_length is not None and len(text) < min_length_ratio * current_length:
+        return Recorded(article_id, None, is_new_article, is_new_version=False, suspect=True)
+    if state == "gone":  # a removed article answers again: detection decides if it is restored
+        connection.execute(_EVENT, {"run_id": run_id, "article_id": article_id, "kind": "back"})
+    seen = {"id_": article_id, "run_id_": run_id, "etag_": etag, "last_modified_": last_modified}
+    version_id = None
     if current_hash == digest:
-        session.flush()
-        return Recorded(article_id, None, is_new_article, is_new_version=False)
-
-    version = ArticleVersion(
-        article=article,
-        run_id=run_id,
-        fetched_at=fetched_at,
-        content_hash=digest,
-        title=title,
-        published=published,
-        text="\n\n".join(kept),
-        paragraphs=list(kept),
-        etag=etag,
-        last_modified=last_modified,
-    )
-    article.current_version = version
-    session.flush()
-    return Recorded(article_id, version.id, is_new_article, is_new_version=True)
+        connection.execute(_SEEN, seen)
+    else:
+        version_id = connection.execute(_VERSION, {
+            "article_id": article_id, "run_id": run_id, "fetched_at": fetched_at, "content_hash": digest,
+            "title": title, "published": published, "text": text, "paragraphs": list(kept), "etag": etag,
+            "last_modified": last_modified,
+        }).scalar_one()
+        connection.execute(_SEEN_VERSION, {**seen, "version_id_": version_id})
+    if (loaded := session.identity_map.get(session.identity_key(Article, article_id))) is not None:
+        session.expire(loaded)  # an Article the session loaded earlier no longer says the truth
+    return Recorded(article_id, version_id, is_new_article, is_new_version=version_id is not None)
 
 
-def _insert_article(session: Session, run_id: int, *, url: str, site: str, language: str) -> tuple[int, bool]:
-    """The id of the article at `url`, inserting it if absent; and whether it was inserted."""
-    dialect = session.get_bind().dialect.name
+_ARTICLES, _VERSIONS = Article.__table__, ArticleVersion.__table__
+# The article at a URL, locked for the transaction (on PostgreSQL; SQLite serialises writers).
+_LOCK = (
+    select(_ARTICLES.c.id, _ARTICLES.c.state, _ARTICLES.c.current_version_id)
+    .where(_ARTICLES.c.canonical_url == bindparam("url"))
+    .with_for_update()
+)
+_DIGEST = select(_VERSIONS.c.content_hash, func.length(_VERSIONS.c.text)).where(_VERSIONS.c.id == bindparam("id"))
+_VERSION = insert(_VERSIONS).returning(_VERSIONS.c.id)
+_EVENT = insert(ArticleEvent.__table__)
+_SEEN = (
+    update(_ARTICLES).where(_ARTICLES.c.id == bindparam("id_"))
+    .values(last_seen_run_id=bindparam("run_id_"), etag=bindparam("etag_"), last_modified=bindparam("last_modified_"))
+)
+_SEEN_VERSION = _SEEN.values(current_version_id=bindparam("version_id_"))
+# Insert-or-ignore by dialect: INSERT ... ON CONFLICT DO NOTHING is spelled the same on both.
+_NEW_ARTICLE = {
+    name: dialect.insert(_ARTICLES).on_conflict_do_nothing(index_elements=["canonical_url"]).returning(_ARTICLES.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _insert_article(connection: Connection, run_id: int, *, url: str, site: str,
+                    language: str) -> tuple[tuple[int, str, int | None], bool]:
+    """Insert the article at `url` and return it as `_LOCK` reads it, and whether it was
+    inserted; if another writer stored it first, lock and return theirs."""
     try:
-        insert = _INSERTS[dialect]
+        statement = _NEW_ARTICLE[connection.dialect.name]
     except KeyError:
-        raise NotImplementedError(f"record_article supports {sorted(_INSERTS)}, not {dialect!r}") from None
-    statement = (
-        insert(Article)
-        .values(
-            site=site,
-            canonical_url=url,
-            language=language,
-            first_seen_run_id=run_id,
-            last_seen_run_id=run_id,
-            state="live",
-        )
-        .on_conflict_do_nothing(index_elements=[Article.canonical_url])
-        .returning(Article.id)
-    )
-    inserted = session.scalar(statement)
+        raise NotImplementedError(
+            f"record_article supports {sorted(_NEW_ARTICLE)}, not {connection.dialect.name!r}") from None
+    inserted = connection.execute(statement, {
+        "site": site, "canonical_url": url, "language": language, "first_seen_run_id": run_id,
+        "last_seen_run_id": run_id, "state": "live",
+    }).scalar()
     if inserted is not None:
-        return inserted, True
-    # Another transaction (or an earlier call) owns the URL; under READ COMMITTED this
-    # new statement sees its committed row.
-    return session.scalars(select(Article.id).where(Article.canonical_url == url)).one(), False
+        return (inserted, "live", None), True
+    # Another transaction owns the URL; under READ COMMITTED this new statement sees its committed row.
+    return connection.execute(_LOCK, {"url": url}).one(), False
 
 
 def list_articles(session: Session, site: str | None = None, language: str | None = None) -> list[ArticleSummary]:

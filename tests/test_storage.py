@@ -364,13 +364,15 @@ def test_concurrent_writers_of_one_url_store_one_article_and_version(postgres_en
             pids.put(session.scalar(text("SELECT pg_backend_pid()")))
             return record_article(session, run_id, **{**RELEASE, **change})
 
+    # The first writer holds the article row once it inserted it (a new URL) or locked it.
+    holds_the_row = "FOR UPDATE" if existing else "INSERT INTO articles"
     with Session(postgres_engine) as first_session, ThreadPoolExecutor(1) as pool:
         with first_session.begin():
 
             @event.listens_for(first_session.connection(), "after_cursor_execute")
             def let_the_second_writer_in(*args: Any) -> None:
                 statement = " ".join(args[2].split())
-                if not second and "FROM articles WHERE articles.id" in statement:
+                if not second and holds_the_row in statement:
                     second.append(pool.submit(second_writer))
                     _wait_until_blocked_or_done(postgres_engine, pids.get(timeout=10), second[0])
 
