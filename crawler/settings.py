@@ -33,6 +33,9 @@ NEWSWATCH_MODE = os.environ.get("NEWSWATCH_MODE", "full")
 NEWSWATCH_KNOWN_PAGES_DEPTH = int(os.environ.get("NEWSWATCH_KNOWN_PAGES_DEPTH", "1"))
 NEWSWATCH_RECENT_DAYS = int(os.environ.get("NEWSWATCH_RECENT_DAYS", "30"))
 NEWSWATCH_REVALIDATE_DAYS = int(os.environ.get("NEWSWATCH_REVALIDATE_DAYS", "7"))
+# XML sitemaps, when the site has them: new articles, and (incremental) articles whose lastmod is
+# later than our last check are fetched the same night. Never required; "False" to skip them.
+NEWSWATCH_SITEMAPS = os.environ.get("NEWSWATCH_SITEMAPS", "True")
 
 # Worker processes for extraction (0: in the crawl's own process).
 NEWSWATCH_EXTRACT_WORKERS = int(os.environ.get("NEWSWATCH_EXTRACT_WORKERS", "2"))

@@ -272,13 +272,19 @@ class KnownArticle:
     published: dt.date | None
     etag: str | None
     last_modified: str | None
+    # When the article was last fetched or confirmed unchanged (304): the start of the run that
+    # last saw it. A version's fetched_at would not move on such checks, so a sitemap lastmod
+    # later than it would make the article due every night; a run's start errs towards re-checking.
+    checked_at: dt.datetime
 
 
 def known_articles(session: Session, site: str, languages: Sequence[str]) -> list[KnownArticle]:
     """The stored articles of `site` in `languages`, so a crawl re-checks them (oldest id first)."""
     rows = session.execute(
-        select(Article.id, Article.canonical_url, ArticleVersion.published, Article.etag, Article.last_modified)
+        select(Article.id, Article.canonical_url, ArticleVersion.published, Article.etag, Article.last_modified,
+               CrawlRun.started_at)
         .join(ArticleVersion, ArticleVersion.id == Article.current_version_id, isouter=True)
+        .join(CrawlRun, CrawlRun.id == Article.last_seen_run_id)
         .where(Article.site == site, Article.language.in_(languages))
         .order_by(Article.id)
     )

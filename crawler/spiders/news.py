@@ -8,23 +8,33 @@ requests (a 304 costs no download and no extraction), and stops paging through a
 once a whole page holds only known articles. Article requests do not
 follow redirects by themselves: a redirect to another article is a move, a redirect to a
 non-article page a removal.
+
+Feeds and XML sitemaps are used when the site offers them and never required. Sitemaps are
+those robots.txt lists, else, per language site (each is its own WordPress site), the first
+of `/{lang}/wp-sitemap.xml` (WordPress core), `sitemap_index.xml` (Yoast), `sitemap.xml` that
+answers; indexes are followed, gzip is read. A sitemap's unknown articles are fetched; in an
+incremental run, so is a known article whose `lastmod` is later than our last check of it,
+even outside its rolling share: an edit to an old release is found the same night. A missing
+or broken sitemap is a debug line and `newswatch/sitemap_missing`, never a failure of the run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
+from scrapy.utils.sitemap import sitemap_urls_from_robots
 from sqlalchemy.orm import Session
 from twisted.python.failure import Failure
 
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleUnchanged
+from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
 from crawler.sites import PROFILES, SiteProfile
-from crawler.urls import article_ref, canonicalize
+from crawler.urls import article_ref, canonicalize, language_of
 from storage import repository
 from storage.db import make_engine, migrate
 
@@ -63,6 +73,8 @@ class NewsSpider(scrapy.Spider):
         spider.known_pages_depth = settings.getint("NEWSWATCH_KNOWN_PAGES_DEPTH")
         spider.recent_days = settings.getint("NEWSWATCH_RECENT_DAYS")
         spider.revalidate_days = max(1, settings.getint("NEWSWATCH_REVALIDATE_DAYS"))
+        spider.sitemaps = settings.getbool("NEWSWATCH_SITEMAPS")
+        spider.max_sitemap_size = settings.getint("DOWNLOAD_MAXSIZE")
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -71,6 +83,9 @@ class NewsSpider(scrapy.Spider):
             yield self.listing_request(self.site_url + quote(self.profile.listing_paths[language]), language)
             yield scrapy.Request(self.site_url + f"/{language}/feed/", callback=self.parse_feed,
                                  errback=self.feed_missing, meta={"feed": True})
+        if self.sitemaps:
+            yield scrapy.Request(self.site_url + "/robots.txt", callback=self.parse_robots,
+                                 errback=self.robots_missing, meta={"dont_retry": True})
         today = dt.date.today()
         for article in self.known.values():
             if self.full or self.due(article, today):
@@ -162,6 +177,70 @@ class NewsSpider(scrapy.Spider):
     def feed_missing(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("newswatch/feed_missing")
         self.logger.debug("no feed at %s: %s", failure.request.url, failure.getErrorMessage())
+
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        """The sitemaps robots.txt lists; a language site none of them lies under is probed."""
+        found = sitemap_urls_from_robots(response.body, base_url=response.url)
+        listed = [url for url in dict.fromkeys(canonicalize(url, self.profile, self.site_url) for url in found) if url]
+        yield from (self.sitemap_request(url) for url in listed)
+        covered = {language_of(url, self.profile) for url in listed}
+        yield from self.probe_sitemaps(language for language in self.languages if language not in covered)
+
+    def robots_missing(self, failure: Failure) -> Iterator[scrapy.Request]:
+        """No robots.txt to name sitemaps: probe every language site."""
+        self.logger.debug("no robots.txt at %s: %s", failure.request.url, failure.getErrorMessage())
+        yield from self.probe_sitemaps(self.languages)
+
+    def probe_sitemaps(self, languages: Iterable[str]) -> Iterator[scrapy.Request]:
+        """The usual WordPress sitemap locations of each language site, tried in turn."""
+        for language in languages:
+            first, *rest = (f"{self.site_url}/{language}/{name}" for name in SITEMAP_NAMES)
+            yield self.sitemap_request(first, fallbacks=tuple(rest))
+
+    def sitemap_request(self, url: str, fallbacks: tuple[str, ...] = ()) -> scrapy.Request:
+        """A sitemap (or index); not retried: it is a bonus, and tomorrow's run asks again."""
+        return scrapy.Request(url, callback=self.parse_sitemap, errback=self.sitemap_failed,
+                              meta={"fallbacks": fallbacks, "dont_retry": True})
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        """Follow an index to its sitemaps (of our languages); hand a sitemap's entries to `_sitemap_articles`."""
+        sitemap = read_sitemap(response, self.max_sitemap_size)
+        if sitemap is None:
+            yield from self._no_sitemap(response.request, f"not a sitemap ({response.status})")
+            return
+        self.crawler.stats.inc_value("newswatch/sitemaps")
+        kind, entries = sitemap
+        located = ((canonicalize(e["loc"], self.profile, self.site_url), e.get("lastmod")) for e in entries)
+        if kind == "sitemapindex":
+            yield from (self.sitemap_request(url) for url, _ in located
+                        if url and language_of(url, self.profile) in (None, *self.languages))
+        else:
+            yield from self._sitemap_articles(located)
+
+    def _sitemap_articles(self, located: Iterable[tuple[str | None, str | None]]) -> Iterator[scrapy.Request]:
+        """Requests for the articles of our languages that are unknown or (incremental) edited since checked.
+
+        A known article due tonight anyway is already requested: Scrapy's dupefilter drops the
+        second request (its fingerprint is method and URL; headers and meta are not part of it).
+        """
+        for url, lastmod in located:
+            if url and (ref := article_ref(url, self.profile)) and ref.language in self.languages:
+                known = self.known.get(url)
+                if known is None or (not self.full and edited_since(lastmod, known.checked_at)):
+                    yield self.article_request(url)
+
+    def sitemap_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
+        """A sitemap that answered an HTTP error or no answer at all (not a listing or article failure)."""
+        yield from self._no_sitemap(failure.request, failure.getErrorMessage())
+
+    def _no_sitemap(self, request: scrapy.Request, reason: str) -> Iterator[scrapy.Request]:
+        """Try the next usual location; when none is left, note the absence: never a failure of the run."""
+        fallbacks = request.meta["fallbacks"]
+        if fallbacks:
+            yield self.sitemap_request(fallbacks[0], fallbacks=fallbacks[1:])
+            return
+        self.crawler.stats.inc_value("newswatch/sitemap_missing")
+        self.logger.debug("no sitemap at %s: %s", request.url, reason)
 
     def parse_article(self, response: Response) -> Iterator[ArticlePage | ArticleGone | ArticleMoved | scrapy.Request]:
         url = response.meta["article_url"]
