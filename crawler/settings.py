@@ -25,11 +25,11 @@ NEWSWATCH_MIN_LENGTH_RATIO = float(os.environ.get("NEWSWATCH_MIN_LENGTH_RATIO", 
 NEWSWATCH_HEARTBEAT_SECONDS = float(os.environ.get("NEWSWATCH_HEARTBEAT_SECONDS", "60"))
 NEWSWATCH_LOCK_STALE_MINUTES = float(os.environ.get("NEWSWATCH_LOCK_STALE_MINUTES", "30"))
 
-# Full runs (the default) download every listing page and every known article; incremental
-# runs (`-a mode=incremental` or NEWSWATCH_MODE=incremental) stop paging through a listing
-# after this many pages holding only known articles; re-check articles published within
-# NEWSWATCH_RECENT_DAYS every run, and every older one once per NEWSWATCH_REVALIDATE_DAYS.
-NEWSWATCH_MODE = os.environ.get("NEWSWATCH_MODE", "full")
+# Incremental runs (the default) stop paging through a listing after this many pages holding
+# only known articles; re-check articles published within NEWSWATCH_RECENT_DAYS every run
+# (conditional requests), and download every older one once per NEWSWATCH_REVALIDATE_DAYS.
+# Full runs (`-a mode=full` or NEWSWATCH_MODE=full) download every listing page and article.
+NEWSWATCH_MODE = os.environ.get("NEWSWATCH_MODE", "incremental")
 NEWSWATCH_KNOWN_PAGES_DEPTH = int(os.environ.get("NEWSWATCH_KNOWN_PAGES_DEPTH", "1"))
 NEWSWATCH_RECENT_DAYS = int(os.environ.get("NEWSWATCH_RECENT_DAYS", "30"))
 NEWSWATCH_REVALIDATE_DAYS = int(os.environ.get("NEWSWATCH_REVALIDATE_DAYS", "7"))

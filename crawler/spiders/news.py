@@ -1,11 +1,12 @@
 """The `news` spider: walks the listing pages of each language and fetches every article once.
 
 Known articles (already in the database) are re-checked too, so a release that left the
-listings is still seen. A full run (the default) walks every listing page and downloads
-every known article. An incremental run (`-a mode=incremental`, or NEWSWATCH_MODE) re-checks
-the recent articles every run and a rolling share of the older ones, with conditional
-requests (a 304 costs no download and no extraction), and stops paging through a listing
-once a whole page holds only known articles. Article requests do not
+listings is still seen. An incremental run (the default; NEWSWATCH_MODE) re-checks the recent
+articles every run with conditional requests (a 304 costs no download and no extraction),
+downloads a rolling share of the older ones so each is compared once per revalidation period
+whatever the server's validators say, and stops paging through a listing once a whole page
+holds only known articles: a night costs what changed. A full run (`-a mode=full`) walks
+every listing page and downloads every known article. Article requests do not
 follow redirects by themselves: a redirect to another article is a move, a redirect to a
 non-article page a removal.
 
@@ -42,6 +43,7 @@ REDIRECTS = (301, 302, 303, 307, 308)
 GONE = (404, 410)
 NOT_MODIFIED = 304
 MAX_HOPS = 5
+RECENT, SHARE = "recent", "share"  # why a known article is re-checked (`NewsSpider.due`)
 
 
 class NewsSpider(scrapy.Spider):
@@ -88,14 +90,18 @@ class NewsSpider(scrapy.Spider):
                                  errback=self.robots_missing, meta={"dont_retry": True})
         today = dt.date.today()
         for article in self.known.values():
-            if self.full or self.due(article, today):
-                yield self.article_request(article.url)
+            reason = self.due(article, today)
+            if self.full or reason:
+                yield self.article_request(article.url, conditional=reason == RECENT)
 
-    def due(self, article: repository.KnownArticle, today: dt.date) -> bool:
-        """Recent articles every run; each older one on one day of every revalidation period."""
+    def due(self, article: repository.KnownArticle, today: dt.date) -> str | None:
+        """Why a known article is re-checked tonight, if it is: RECENT ones every run, with a
+        conditional request; each older one on its day of every revalidation period (SHARE),
+        downloaded and compared whatever the server's validators say, so a 304 is trusted for
+        one period at most."""
         if article.published is None or (today - article.published).days <= self.recent_days:
-            return True
-        return article.id % self.revalidate_days == today.toordinal() % self.revalidate_days
+            return RECENT
+        return SHARE if article.id % self.revalidate_days == today.toordinal() % self.revalidate_days else None
 
     def known_articles(self) -> list[repository.KnownArticle]:
         """The articles already stored for this site and these languages (on this site URL)."""
@@ -112,13 +118,14 @@ class NewsSpider(scrapy.Spider):
         return scrapy.Request(url, callback=self.parse_listing, errback=self.fetch_failed,
                               cb_kwargs={"language": language}, meta={"listing": True})
 
-    def article_request(self, url: str, *, fetch_url: str | None = None, hops: int = 0) -> scrapy.Request:
-        """A request for the article `url`; in incremental mode conditional when we hold its validators.
+    def article_request(self, url: str, *, conditional: bool = True, fetch_url: str | None = None,
+                        hops: int = 0) -> scrapy.Request:
+        """A request for the article `url`; `conditional` (in incremental mode) when we hold its validators.
 
         A full run never trusts a 304: it downloads and compares everything.
         Redirects, 304 and 404/410 reach `parse_article` instead of Scrapy's middlewares.
         """
-        known = None if self.full else self.known.get(url)
+        known = self.known.get(url) if conditional and not self.full else None
         headers = {}
         if known is not None and known.etag:
             headers["If-None-Match"] = known.etag
@@ -227,7 +234,8 @@ class NewsSpider(scrapy.Spider):
             if url and (ref := article_ref(url, self.profile)) and ref.language in self.languages:
                 known = self.known.get(url)
                 if known is None or (not self.full and edited_since(lastmod, known.checked_at)):
-                    yield self.article_request(url)
+                    # The sitemap says it changed: a 304 from stale validators must not hide that.
+                    yield self.article_request(url, conditional=False)
 
     def sitemap_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         """A sitemap that answered an HTTP error or no answer at all (not a listing or article failure)."""
