@@ -39,7 +39,7 @@ def cut_boilerplate(runs: list[Run], words: Words) -> list[Run]:
         run.lineage = frozenset((run.owner, *run.owner.iterancestors()))
         if words.is_boilerplate(run.folded):
             run.kind = "boilerplate"
-        elif run.owner.tag in HEADINGS or alnum(run.folded) > 25 or run.folded.count(" ") >= 4:
+        elif run.owner.tag in HEADINGS or run.folded.count(" ") >= 4 or alnum(run.folded) > 25:
             run.kind = "substantial"
             holders |= run.lineage
     removed: set[HtmlElement] = set()

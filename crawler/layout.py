@@ -51,10 +51,12 @@ def read_runs(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) -
                 links.append((href, text))
 
     def flush(owner: HtmlElement) -> None:
+        if not parts:  # most blocks end right where another began
+            return
         text = normalize_text("".join(parts))
         if text:
             hrefs = {href for href, _ in links}
-            linked = normalize_text("".join(t for _, t in links))
+            linked = normalize_text("".join(t for _, t in links)) if links else ""
             whole_link = len(hrefs) == 1 and linked == text
             runs.append(Run(owner, text, list(pieces), hrefs.pop() if whole_link else None,
                             linked=len(linked) / len(text)))

@@ -20,7 +20,7 @@ def head_titles(tree: HtmlElement) -> list[str]:
     """The titles the document declares: og:title, twitter:title and <title>."""
     found = tree.xpath(
         "//meta[@property='og:title' or @name='twitter:title']/@content | //head/title/text()")
-    return [normalize_text(t) for t in found if normalize_text(t)]
+    return [title for title in map(normalize_text, found) if title]
 
 
 def strip_site(title: str, words: Words) -> str:

@@ -12,22 +12,28 @@ from crawler.sites import SiteProfile
 from storage.content import normalize_text
 
 _FOLD_MARKS = re.compile(r"[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
-_FOLD_CHARS = str.maketrans({
+_FOLD_CHARS = {
     "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "‛": "'", "،": ",", "؛": ";", "؟": "?",
     "ى": "ي", "ة": "ه", **{chr(0x660 + d): str(d) for d in range(10)},
     **{chr(0x6F0 + d): str(d) for d in range(10)},
-})
+}
+# A regex, not str.translate: translating non-ASCII text looks up every character in a dict,
+# the regex only the few it finds.
+_FOLD_CHAR = re.compile(f"[{''.join(map(re.escape, _FOLD_CHARS))}]")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[?!:;.,])")
 
 
+@functools.lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Text as compared with the profile's words: no case, accents, harakat, apostrophe
     or digit variants, single spaces and none before punctuation."""
+    # Cached: each line is folded by several steps, and a site's furniture is on every page.
     return _SPACE_BEFORE_PUNCT.sub("", normalize_text(_fold_letters(text)))
 
 
 def _fold_letters(text: str) -> str:
-    return _FOLD_MARKS.sub("", unicodedata.normalize("NFKD", text)).translate(_FOLD_CHARS).casefold()
+    unmarked = _FOLD_MARKS.sub("", unicodedata.normalize("NFKD", text))
+    return _FOLD_CHAR.sub(lambda match: _FOLD_CHARS[match[0]], unmarked).casefold()
 
 
 def cut(text: str, pattern: re.Pattern[str]) -> str:
@@ -69,9 +75,14 @@ def _alternation(phrases, glued: bool = False) -> str:
     return "|".join(filter(None, (spans, words and rf"(?<!\w)(?:{words})(?!\w)")))
 
 
-@dataclass(frozen=True)
+# eq=False: hashed by identity, for the caches below; `profile_words` builds one per vocabulary.
+@dataclass(frozen=True, eq=False)
 class Words:
-    """A profile's words compiled for matching folded text."""
+    """A profile's words compiled for matching folded text.
+
+    The tests made of every line of a page are cached: a site's menus, footers and widgets
+    are the same lines on each of its pages.
+    """
 
     boilerplate: re.Pattern[str]
     unmistakable: re.Pattern[str]  # the long boilerplate phrases, never words of an article
@@ -95,10 +106,12 @@ class Words:
         rest = alnum(pattern.sub(" ", folded))
         return rest < total and (rest <= leftover or total - rest >= share * total)
 
+    @functools.lru_cache(maxsize=8192)
     def mentions_boilerplate(self, folded: str) -> bool:
         """Whether a boilerplate phrase stands anywhere in `folded`."""
         return any(hint in folded for hint in self.hints) and bool(self.boilerplate.search(folded))
 
+    @functools.lru_cache(maxsize=8192)
     def is_boilerplate(self, folded: str) -> bool:
         """A widget line: boilerplate phrases and little else."""
         # A widget line may carry a word or two more ("Submit", "(required)"); a sentence of
@@ -128,6 +141,7 @@ class Words:
             return True
         return bool(self.footer.search(folded))
 
+    @functools.lru_cache(maxsize=8192)
     def is_noise(self, folded: str) -> bool:
         """Not article text: a widget, furniture or aside heading line."""
         return self.is_boilerplate(folded) or self.is_furniture(folded) or self.is_aside_heading(folded)

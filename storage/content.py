@@ -10,19 +10,20 @@ import unicodedata
 # Invisible characters that editors and CMS round-trips add and remove at will: zero-width
 # space, word joiner, BOM, soft hyphen, and the bidi marks Arabic editors scatter (LRM, RLM,
 # ALM, embeddings, isolates). ZWJ/ZWNJ stay: they change how Arabic-script words join.
-_INVISIBLE = dict.fromkeys(
-    map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
-    None,
+# A regex, not str.translate: translating non-ASCII text looks up every character in a dict.
+_INVISIBLE = re.compile(
+    "[\u200b\u2060\ufeff\u00ad\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069]"
 )
-# Every kind of space (no-break, narrow, ideographic, tabs, newlines) counts as one space.
-_SPACES = re.compile(r"[\s\u00a0\u202f\u2007\u3000]+")
 
 
 def normalize_text(text: str) -> str:
     """NFC, invisible characters removed, all whitespace runs collapsed to one space, stripped."""
-    # Remove invisibles before composing: what they separated may compose once they are gone.
-    text = unicodedata.normalize("NFC", text.translate(_INVISIBLE))
-    return _SPACES.sub(" ", text).strip()
+    if not text.isascii():  # ASCII text is NFC and holds no invisible character
+        # Remove invisibles before composing: what they separated may compose once they are gone.
+        text = unicodedata.normalize("NFC", _INVISIBLE.sub("", text))
+    # Every kind of space (no-break, narrow, ideographic, tabs, newlines) counts as one space:
+    # str.split() splits on exactly the characters for which str.isspace() holds.
+    return " ".join(text.split())
 
 
 def normalize_paragraphs(paragraphs: list[str] | tuple[str, ...]) -> tuple[str, ...]:
