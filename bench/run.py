@@ -5,7 +5,8 @@
 One run reports:
 1. a full crawl: articles/s for the whole pipeline (fetch, extract, store in SQLite) and for
    fetching and parsing alone (the same spider with no item pipelines: the floor), their
-   ratio, and the peak memory (RSS) of each crawl process;
+   ratio, the CPU each used per article, and the peak memory of each crawl: the sum of the
+   resident sets of the crawl process and its extraction workers, sampled every 0.1 s;
 2. a second, incremental run with nothing changed: requests issued, wall time, versions written;
 3. an incremental run after 1% of the articles were edited (the newest ones, where edits
    happen) and 20 added: requests issued, and how many of the changes were found.
@@ -20,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,7 +50,8 @@ class Crawl:
     seconds: float
     requests: int
     articles: int
-    peak_mb: float
+    peak_mb: float  # the crawl process and its workers together
+    cpu_seconds: float  # the crawl process and its workers together
 
 
 def crawl(mirror: Mirror, database_url: str, *extra: str) -> Crawl:
@@ -58,12 +61,48 @@ def crawl(mirror: Mirror, database_url: str, *extra: str) -> Crawl:
                "-s", f"NEWSWATCH_DATABASE_URL={database_url}", *FAST, *extra]
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=ROOT)
+    peak, done = [0.0], threading.Event()
+    sampler = threading.Thread(target=_sample_memory, args=(child.pid, peak, done), daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"crawl failed: {' '.join(command)}")
     articles = sum(1 for path in mirror.requests if ICESCO.article_path.match(path))
-    return Crawl(elapsed, len(mirror.requests), articles, usage.ru_maxrss / 1024)
+    return Crawl(elapsed, len(mirror.requests), articles, max(peak[0], usage.ru_maxrss / 1024),
+                 usage.ru_utime + usage.ru_stime)
+
+
+def _sample_memory(pid: int, peak: list[float], done: threading.Event) -> None:
+    """Keep in `peak[0]` the largest sum of resident sets (MB) of `pid` and its descendants."""
+    while not done.wait(0.1):
+        peak[0] = max(peak[0], sum(_rss_kb(p) for p in _tree(pid)) / 1024)
+
+
+def _tree(root: int) -> list[int]:
+    """`root` and its descendants, from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:  # the parent pid is the field after the ")" that closes the command name
+                parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue  # the process ended meanwhile
+    tree, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        tree += frontier
+    return tree
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
 
 
 def latest_run(database_url: str) -> tuple[repository.RunSummary, dict[str, int]]:
@@ -105,9 +144,10 @@ def main() -> None:
 
     floor_rate, full_rate = floor.articles / floor.seconds, full.articles / full.seconds
     print(f"1. floor (fetch + parse): {floor.articles} articles in {floor.seconds:.1f} s = {floor_rate:.1f}/s, "
-          f"peak RSS {floor.peak_mb:.0f} MB")
+          f"{floor.cpu_seconds / floor.articles * 1000:.1f} ms CPU per article, peak RSS {floor.peak_mb:.0f} MB")
     print(f"   full pipeline:         {full.articles} articles in {full.seconds:.1f} s = {full_rate:.1f}/s, "
-          f"peak RSS {full.peak_mb:.0f} MB; full / floor = {full_rate / floor_rate:.0%}")
+          f"{full.cpu_seconds / full.articles * 1000:.1f} ms CPU per article, peak RSS {full.peak_mb:.0f} MB "
+          f"(crawl and workers); full / floor = {full_rate / floor_rate:.0%}")
     print(f"2. incremental, nothing changed: {unchanged.requests} requests "
           f"({unchanged.requests / full.requests:.1%} of the full crawl's {full.requests}), "
           f"{unchanged.seconds:.1f} s ({unchanged.seconds / full.seconds:.0%} of the full crawl), "
