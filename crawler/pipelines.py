@@ -244,6 +244,9 @@ def run_stats(stats: dict) -> dict:
         "articles_gone": stats.get("newswatch/articles_gone", 0),
         "articles_moved": stats.get("newswatch/articles_moved", 0),
         "not_modified": stats.get("newswatch/not_modified", 0),
+        "feeds": stats.get("newswatch/feeds", 0),
+        "sitemaps": stats.get("newswatch/sitemaps", 0),
+        "sitemap_missing": stats.get("newswatch/sitemap_missing", 0),
     }
     prefix = "downloader/response_status_count/"
     keep["responses_by_status"] = {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}

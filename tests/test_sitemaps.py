@@ -115,6 +115,7 @@ def test_an_old_release_edited_with_a_newer_lastmod_is_checked_the_same_night(
 
     run = runs(engine)[-1]
     assert run.status == "complete" and run.stats["errors"] == 0
+    assert (run.stats["sitemaps"], run.stats["sitemap_missing"]) == (2, 0)  # the index and its posts sitemap
     assert changes(engine, run.id) == [("edited", edited, ["text"])]
     requested = article_requests(site)
     assert requested.count(edited) == 1 and requested.count(newest) == 1
@@ -180,6 +181,7 @@ def test_a_broken_sitemap_leaves_the_run_complete_and_reports_nothing(site, tmp_
     run = runs(engine)[-1]
     assert run.status == "complete"
     assert run.stats["errors"] == run.stats["fetch_failed"] == run.stats["listing_failed"] == 0
+    assert run.stats["sitemap_missing"] == 1  # what the operator sees of it in `newswatch runs`
     assert changes(engine, run.id) == []
 
 
