@@ -20,7 +20,6 @@ from storage.content import content_hash, normalize_paragraphs, normalize_text
 from storage.models import RUN_STATUSES, Article, ArticleEvent, ArticleVersion, CrawlRun
 
 
-
 class RunNotFound(LookupError):
     """No crawl run has the given id."""
 
