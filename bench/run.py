@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,6 +53,7 @@ class Crawl:
     articles: int
     peak_mb: float  # the crawl process and its workers together
     cpu_seconds: float  # the crawl process and its workers together
+    mirror_cpu_seconds: float  # this process: the mirror serving the crawl (and the memory sampler)
 
 
 def crawl(mirror: Mirror, database_url: str, *extra: str) -> Crawl:
@@ -59,20 +61,22 @@ def crawl(mirror: Mirror, database_url: str, *extra: str) -> Crawl:
     mirror.requests.clear()
     command = [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"NEWSWATCH_SITE_URL={mirror.base_url}",
                "-s", f"NEWSWATCH_DATABASE_URL={database_url}", *FAST, *extra]
-    started = time.perf_counter()
+    started, own = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
     child = subprocess.Popen(command, cwd=ROOT)
     peak, done = [0.0], threading.Event()
     sampler = threading.Thread(target=_sample_memory, args=(child.pid, peak, done), daemon=True)
     sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
+    served = resource.getrusage(resource.RUSAGE_SELF)
     done.set()
     sampler.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"crawl failed: {' '.join(command)}")
     articles = sum(1 for path in mirror.requests if ICESCO.article_path.match(path))
     return Crawl(elapsed, len(mirror.requests), articles, max(peak[0], usage.ru_maxrss / 1024),
-                 usage.ru_utime + usage.ru_stime)
+                 usage.ru_utime + usage.ru_stime,
+                 served.ru_utime + served.ru_stime - own.ru_utime - own.ru_stime)
 
 
 def _sample_memory(pid: int, peak: list[float], done: threading.Event) -> None:
@@ -144,9 +148,11 @@ def main() -> None:
 
     floor_rate, full_rate = floor.articles / floor.seconds, full.articles / full.seconds
     print(f"1. floor (fetch + parse): {floor.articles} articles in {floor.seconds:.1f} s = {floor_rate:.1f}/s, "
-          f"{floor.cpu_seconds / floor.articles * 1000:.1f} ms CPU per article, peak RSS {floor.peak_mb:.0f} MB")
+          f"{floor.cpu_seconds / floor.articles * 1000:.1f} ms CPU per article "
+          f"(+{floor.mirror_cpu_seconds / floor.articles * 1000:.1f} serving it), peak RSS {floor.peak_mb:.0f} MB")
     print(f"   full pipeline:         {full.articles} articles in {full.seconds:.1f} s = {full_rate:.1f}/s, "
-          f"{full.cpu_seconds / full.articles * 1000:.1f} ms CPU per article, peak RSS {full.peak_mb:.0f} MB "
+          f"{full.cpu_seconds / full.articles * 1000:.1f} ms CPU per article "
+          f"(+{full.mirror_cpu_seconds / full.articles * 1000:.1f} serving it), peak RSS {full.peak_mb:.0f} MB "
           f"(crawl and workers); full / floor = {full_rate / floor_rate:.0%}")
     print(f"2. incremental, nothing changed: {unchanged.requests} requests "
           f"({unchanged.requests / full.requests:.1%} of the full crawl's {full.requests}), "
