@@ -156,8 +156,8 @@ class _Page:
         body = self._main_stretch(self._article_text(located, title, asides), cards)
         if not body and self.title_at is not None:
             # trafilatura took teasers or widgets for the content: read the lines after the title
-            lines = [(r.text, i) for i, r in enumerate(self.runs[self.title_at + 1:], self.title_at + 1)
-                     if r.kind == "substantial" and is_text(r) and not is_site_name(r.text, self.words)]
+            lines = self._paragraphs([(r.text, i) for i, r in enumerate(self.runs[self.title_at + 1:], self.title_at + 1)
+                                      if r.kind == "substantial" and is_text(r) and not is_site_name(r.text, self.words)])
             body = self._main_stretch(self._article_text(lines, title, asides), cards)
         body = self._fill_gaps(body)
         title = strip_site(self._unglued(title), self.words) or self._unglued(title)
@@ -284,13 +284,24 @@ class _Page:
         filled: list[tuple[str, int | None]] = []
         for n, (text, at) in enumerate(body):
             if at is not None and not any(spans[:n]):  # before the first paragraph, back to the title
-                filled.extend(reversed(self._beside(at, range(at - 1, -1, -1), taken, heading=False)))
+                filled.extend(self._paragraphs(self._beside(at, range(at - 1, -1, -1), taken, heading=False)[::-1]))
             filled.append((text, at))
             if at is not None:
                 following = next((span[0] for span in spans[n + 1:] if span), None)
                 lines = range(spans[n][1] + 1, following if following is not None else len(self.runs))
-                filled.extend(self._beside(at, lines, taken, heading=following is not None))
+                filled.extend(self._paragraphs(self._beside(at, lines, taken, heading=following is not None)))
         return filled
+
+    def _paragraphs(self, lines: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Runs taken from the page as paragraphs: the lines of one block, which only line breaks
+        part, joined by a space (as trafilatura's paragraphs join them); each with its first run."""
+        joined: list[tuple[str, int, int]] = []  # text, first run, last run
+        for text, at in lines:
+            if joined and at == joined[-1][2] + 1 and self.runs[at].owner is self.runs[joined[-1][2]].owner:
+                joined[-1] = (f"{joined[-1][0]} {text}", joined[-1][1], at)
+            else:
+                joined.append((text, at, at))
+        return [(text, first) for text, first, _ in joined]
 
     def _beside(self, paragraph: int, lines: range, taken: set[int], heading: bool) -> list[tuple[str, int]]:
         """The runs of `lines`, in order, that are article text beside the body paragraph at
