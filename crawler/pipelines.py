@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 
 from scrapy import signals
 from scrapy.exceptions import DropItem, NotConfigured
@@ -15,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from crawler import signals as newswatch_signals
 from crawler.extraction import NotAnArticle, extract
+from crawler.extractpool import ExtractionPool
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord, ArticleUnchanged
 from crawler.runlock import claim_run
 from crawler.sites import PROFILES
@@ -36,7 +34,7 @@ class ExtractPipeline:
         self.stats = crawler.stats
         self.profile = PROFILES[crawler.settings.get("NEWSWATCH_SITE", "icesco")]
         self.workers = crawler.settings.getint("NEWSWATCH_EXTRACT_WORKERS")
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: ExtractionPool | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -44,12 +42,11 @@ class ExtractPipeline:
 
     def open_spider(self) -> None:
         if self.workers > 0:
-            # spawn, not fork: the crawl process runs threads (Twisted's DNS pool, SQLite).
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = ExtractionPool(self.workers, self.profile)
 
     def close_spider(self) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.close()
 
     async def process_item(self, item):
         if not isinstance(item, ArticlePage):
@@ -58,8 +55,7 @@ class ExtractPipeline:
             if self.pool is None:
                 content = extract(item.body, item.url, self.profile)
             else:
-                content = await asyncio.get_running_loop().run_in_executor(
-                    self.pool, extract, item.body, item.url, self.profile)
+                content = await self.pool.extract(item.body, item.url)
         except NotAnArticle as error:
             self.stats.inc_value("newswatch/extraction_failed")
             raise DropItem(f"no article extracted from {item.fetched_url}: {error}") from error

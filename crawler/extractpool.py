@@ -1,0 +1,81 @@
+"""Extraction in worker processes, the pages sent in small batches.
+
+A task of its own per page cost the crawl process about as much as storing the page: the
+executor's threads pickle, wake and hand back every result under the reactor's GIL. Pages are
+therefore gathered for a few milliseconds (or until a batch is full) and extracted together;
+each page still gets its own result or its own error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+from crawler.extraction import Extracted, extract
+from crawler.sites import SiteProfile
+
+
+class ExtractionPool:
+    """`await pool.extract(body, url)` in worker processes; `close()` when the crawl ends."""
+
+    def __init__(self, workers: int, profile: SiteProfile, batch_size: int = 8, wait_seconds: float = 0.01):
+        # spawn, not fork: the crawl process runs threads (Twisted's DNS pool, SQLite).
+        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.profile, self.batch_size, self.wait_seconds = profile, batch_size, wait_seconds
+        self.pending: list[tuple[bytes, str, asyncio.Future]] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def extract(self, body: bytes, url: str) -> Extracted:
+        """The page's article; raises what `extract` raises for this page alone."""
+        loop = asyncio.get_running_loop()
+        result = loop.create_future()
+        self.pending.append((body, url, result))
+        if len(self.pending) >= self.batch_size:
+            self._send()
+        elif self.timer is None:
+            self.timer = loop.call_later(self.wait_seconds, self._send)
+        return await result
+
+    def _send(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        done = asyncio.get_running_loop().run_in_executor(
+            self.executor, extract_batch, [(body, url) for body, url, _ in batch], self.profile)
+        done.add_done_callback(lambda outcome: _settle([result for _, _, result in batch], outcome))
+
+    def close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def extract_batch(pages: list[tuple[bytes, str]], profile: SiteProfile) -> list[Extracted | Exception]:
+    """In a worker: each page's article, or the exception its extraction raised."""
+    outcomes: list[Extracted | Exception] = []
+    for body, url in pages:
+        try:
+            outcomes.append(extract(body, url, profile))
+        except Exception as error:  # one page's failure is that page's alone
+            outcomes.append(error)
+    return outcomes
+
+
+def _settle(results: list[asyncio.Future], outcome: asyncio.Future) -> None:
+    """Hand each page's outcome to its waiting item; a failed batch (a worker died) fails them all."""
+    if outcome.cancelled() or outcome.exception() is not None:
+        error = outcome.exception() if not outcome.cancelled() else asyncio.CancelledError()
+        outcomes: list = [error] * len(results)
+    else:
+        outcomes = outcome.result()
+    for result, value in zip(results, outcomes):
+        if result.done():
+            continue  # the item was cancelled meanwhile
+        if isinstance(value, BaseException):
+            result.set_exception(value)
+        else:
+            result.set_result(value)
