@@ -9,7 +9,10 @@ One run reports:
    resident sets of the crawl process and its extraction workers, sampled every 0.1 s;
 2. a second, incremental run with nothing changed: requests issued, wall time, versions written;
 3. an incremental run after 1% of the articles were edited (the newest ones, where edits
-   happen) and 20 added: requests issued, and how many of the changes were found.
+   happen) and 20 added: requests issued, and how many of the changes were found;
+4. where extraction's time goes (one process, a thousand of the mirror's article pages): parsing,
+   trafilatura, the whole extraction; and what a full pipeline at 70% of the floor would leave
+   for it on this machine's cores.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -32,6 +36,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from trafilatura import bare_extraction  # noqa: E402
+from trafilatura.utils import load_html  # noqa: E402
+
+from crawler.extraction import TRAFILATURA_OPTIONS, extract  # noqa: E402
 from crawler.sites import ICESCO  # noqa: E402
 from fixtures.release import Paragraph  # noqa: E402
 from fixtures.sitegen import write_mirror  # noqa: E402
@@ -119,6 +127,27 @@ def latest_run(database_url: str) -> tuple[repository.RunSummary, dict[str, int]
     return run, kinds
 
 
+def extraction_alone(snapshot: Path, pages: int = 1000) -> dict[str, float]:
+    """CPU milliseconds per page, in this process, of parsing, of trafilatura (parsing included),
+    and of the whole extraction, over `pages` article pages of the snapshot (every language)."""
+    paths = sorted(f"/{p.parent.relative_to(snapshot).as_posix()}/" for p in snapshot.rglob("index.html"))
+    paths = [path for path in paths if ICESCO.article_path.match(path)]
+    samples = [((snapshot / path.strip("/") / "index.html").read_bytes(), "https://icesco.org" + quote(path))
+               for path in paths[:: max(1, len(paths) // pages)]]
+
+    def per_page(step) -> float:
+        for body, url in samples[:50]:  # warm: imports, caches
+            step(body, url)
+        started = time.process_time()
+        for body, url in samples:
+            step(body, url)
+        return (time.process_time() - started) / len(samples) * 1000
+
+    return {"pages": len(samples), "parse": per_page(lambda body, url: load_html(body)),
+            "trafilatura": per_page(lambda body, url: bare_extraction(load_html(body), options=TRAFILATURA_OPTIONS)),
+            "extract": per_page(extract)}
+
+
 def edited(release):
     return dataclasses.replace(release, blocks=(*release.blocks, Paragraph("This release was updated.")))
 
@@ -145,6 +174,7 @@ def main() -> None:
             mirror.snapshot = Path(tmp) / "v2"
             changed = crawl(mirror, database, "-a", "mode=incremental")
             _, kinds = latest_run(database)
+        steps = extraction_alone(Path(tmp) / "v1")
 
     floor_rate, full_rate = floor.articles / floor.seconds, full.articles / full.seconds
     print(f"1. floor (fetch + parse): {floor.articles} articles in {floor.seconds:.1f} s = {floor_rate:.1f}/s, "
@@ -162,6 +192,14 @@ def main() -> None:
     print(f"3. incremental, {edits} edited + {ADDED} added: {changed.requests} requests, "
           f"found {kinds.get('edited', 0)}/{edits} edited and {kinds.get('added', 0)}/{ADDED} added "
           f"(other changes: { {k: v for k, v in kinds.items() if k not in ('edited', 'added')} or 'none'})")
+    cores = os.cpu_count() or 1
+    budget = cores / (0.7 * floor_rate) * 1000
+    floor_ms, serving_ms = floor.cpu_seconds / floor.articles * 1000, full.mirror_cpu_seconds / full.articles * 1000
+    print(f"4. extraction alone, one process, {steps['pages']} pages: parsing {steps['parse']:.2f} ms, trafilatura "
+          f"{steps['trafilatura']:.2f} ms (parsing included), the whole extraction {steps['extract']:.2f} ms per page")
+    print(f"   70% of the floor on {cores} cores allows {budget:.2f} ms of CPU per article in all: fetch + parse take "
+          f"{floor_ms:.2f}, serving it {serving_ms:.2f}, leaving {budget - floor_ms - serving_ms:.2f} ms for extraction, "
+          f"storing and handing pages over")
 
 
 if __name__ == "__main__":

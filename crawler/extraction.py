@@ -88,7 +88,7 @@ def _main_content(tree: HtmlElement, url: str) -> list[str]:
     """The paragraphs trafilatura takes for the main content of the page."""
     # A copy for this page's URL: a new Extractor would read trafilatura's settings again,
     # a tenth of a millisecond.
-    options = copy(_OPTIONS)
+    options = copy(TRAFILATURA_OPTIONS)
     options.url = options.source = url
     document = bare_extraction(tree, options=options)
     found = document.body if document is not None and document.body is not None else None
@@ -102,7 +102,7 @@ def _main_content(tree: HtmlElement, url: str) -> list[str]:
 # comparison with readability and jusText costs a fifth of extraction, but without it
 # trafilatura loses paragraphs of oddly marked-up pages (list items without a list), and a
 # lost paragraph is a missed edit, then a false one.
-_OPTIONS = Extractor(output_format="python", fast=False, recall=True, comments=False, tables=False,
+TRAFILATURA_OPTIONS = Extractor(output_format="python", fast=False, recall=True, comments=False, tables=False,
                      images=False, links=False, formatting=False, dedup=False, with_metadata=False)
 
 
