@@ -197,9 +197,9 @@ def main() -> None:
     floor_ms, serving_ms = floor.cpu_seconds / floor.articles * 1000, full.mirror_cpu_seconds / full.articles * 1000
     print(f"4. extraction alone, one process, {steps['pages']} pages: parsing {steps['parse']:.2f} ms, trafilatura "
           f"{steps['trafilatura']:.2f} ms (parsing included), the whole extraction {steps['extract']:.2f} ms per page")
-    print(f"   70% of the floor on {cores} cores allows {budget:.2f} ms of CPU per article in all: fetch + parse take "
-          f"{floor_ms:.2f}, serving it {serving_ms:.2f}, leaving {budget - floor_ms - serving_ms:.2f} ms for extraction, "
-          f"storing and handing pages over")
+    print(f"   70% of the floor on {cores} cores allows {budget:.2f} ms of CPU per article in all: fetch + parse "
+          f"take {floor_ms:.2f}, serving it {serving_ms:.2f}, leaving {budget - floor_ms - serving_ms:.2f} ms for "
+          f"extraction, storing and handing pages over")
 
 
 if __name__ == "__main__":

@@ -156,8 +156,9 @@ class _Page:
         body = self._main_stretch(self._article_text(located, title, asides), cards)
         if not body and self.title_at is not None:
             # trafilatura took teasers or widgets for the content: read the lines after the title
-            lines = self._paragraphs([(r.text, i) for i, r in enumerate(self.runs[self.title_at + 1:], self.title_at + 1)
-                                      if r.kind == "substantial" and is_text(r) and not is_site_name(r.text, self.words)])
+            after = enumerate(self.runs[self.title_at + 1:], self.title_at + 1)
+            lines = self._paragraphs([(r.text, i) for i, r in after if r.kind == "substantial" and is_text(r)
+                                      and not is_site_name(r.text, self.words)])
             body = self._main_stretch(self._article_text(lines, title, asides), cards)
         body = self._fill_gaps(body)
         title = strip_site(self._unglued(title), self.words) or self._unglued(title)
