@@ -43,13 +43,6 @@ def read_runs(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) -
     pieces: list[tuple[HtmlElement, str]] = []
     links: list[tuple[str, str]] = []
 
-    def add(element: HtmlElement, attr: str, text: str | None, href: str | None) -> None:
-        if text:
-            parts.append(text)
-            pieces.append((element, attr))
-            if href is not None:
-                links.append((href, text))
-
     def flush(owner: HtmlElement) -> None:
         if not parts:  # most blocks end right where another began
             return
@@ -63,6 +56,8 @@ def read_runs(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) -
         parts.clear(), pieces.clear(), links.clear()
 
     def walk(element: HtmlElement, owner: HtmlElement, href: str | None) -> None:
+        # The hottest loop of extraction (every element of every page): text and tails are
+        # added inline rather than through a helper.
         tag = element.tag
         if not isinstance(tag, str) or tag in _SKIPPED:
             return  # comments, processing instructions, scripts: their tail is the parent's
@@ -73,10 +68,18 @@ def read_runs(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) -
             flush(owner) if breaks else parts.append(" ")
         elif tag == "a" and element.get("href"):
             href = element.get("href")
-        add(element, "text", element.text, href)
+        if text := element.text:
+            parts.append(text)
+            pieces.append((element, "text"))
+            if href is not None:
+                links.append((href, text))
         for child in element:
             walk(child, owner, href)
-            add(child, "tail", child.tail, href)
+            if tail := child.tail:
+                parts.append(tail)
+                pieces.append((child, "tail"))
+                if href is not None:
+                    links.append((href, tail))
         if tag in blocks:
             flush(owner)
 
