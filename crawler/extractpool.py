@@ -4,25 +4,35 @@ A task of its own per page cost the crawl process about as much as storing the p
 executor's threads pickle, wake and hand back every result under the reactor's GIL. Pages are
 therefore gathered for a few milliseconds (or until a batch is full) and extracted together;
 each page still gets its own result or its own error.
+
+A worker that dies (killed for its memory, say) fails the pages of the batches in flight, and
+the next batch starts new workers: the crawl goes on, and the lost pages count as failures.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from crawler.extraction import Extracted, extract
 from crawler.sites import SiteProfile
+
+logger = logging.getLogger(__name__)
 
 
 class ExtractionPool:
     """`await pool.extract(body, url)` in worker processes; `close()` when the crawl ends."""
 
-    def __init__(self, workers: int, profile: SiteProfile, batch_size: int = 8, wait_seconds: float = 0.01):
-        # spawn, not fork: the crawl process runs threads (Twisted's DNS pool, SQLite).
-        self.executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    def __init__(self, workers: int, profile: SiteProfile, batch_size: int = 8, wait_seconds: float = 0.01,
+                 extract_pages: Callable[[list[tuple[bytes, str]], SiteProfile], list] | None = None):
+        self.workers = workers
+        self.executor = self._start()
         self.profile, self.batch_size, self.wait_seconds = profile, batch_size, wait_seconds
+        self.extract_pages = extract_pages or extract_batch
         self.pending: list[tuple[bytes, str, asyncio.Future]] = []
         self.timer: asyncio.TimerHandle | None = None
 
@@ -44,9 +54,20 @@ class ExtractionPool:
         batch, self.pending = self.pending, []
         if not batch:
             return
-        done = asyncio.get_running_loop().run_in_executor(
-            self.executor, extract_batch, [(body, url) for body, url, _ in batch], self.profile)
+        pages = [(body, url) for body, url, _ in batch]
+        loop = asyncio.get_running_loop()
+        try:
+            done = loop.run_in_executor(self.executor, self.extract_pages, pages, self.profile)
+        except BrokenProcessPool:  # a worker died: its batches failed, new workers take the next
+            logger.error("an extraction worker died; starting %d new ones", self.workers)
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = self._start()
+            done = loop.run_in_executor(self.executor, self.extract_pages, pages, self.profile)
         done.add_done_callback(lambda outcome: _settle([result for _, _, result in batch], outcome))
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn, not fork: the crawl process runs threads (Twisted's DNS pool, SQLite).
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def close(self) -> None:
         if self.timer is not None:

@@ -59,6 +59,12 @@ class ExtractPipeline:
         except NotAnArticle as error:
             self.stats.inc_value("newswatch/extraction_failed")
             raise DropItem(f"no article extracted from {item.fetched_url}: {error}") from error
+        except Exception as error:
+            # A bug of the extractor on this page, or a worker that died: the page is a failed
+            # extraction of this run (it counts against the run being complete), not a lost item.
+            logger.error("extraction of %s failed", item.fetched_url, exc_info=error)
+            self.stats.inc_value("newswatch/extraction_failed")
+            raise DropItem(f"no article extracted from {item.fetched_url}: {error!r}") from error
         return ArticleRecord(page=item, content=content)
 
 

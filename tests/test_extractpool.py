@@ -1,12 +1,21 @@
-"""Extraction in worker processes: pages travel in batches, yet each keeps its own outcome."""
+"""Extraction in worker processes: pages travel in batches, yet each keeps its own outcome; a
+worker that dies or an extractor error costs the pages concerned, counted, and nothing more."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import logging
+import os
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
 
-from crawler.extractpool import ExtractionPool
+from crawler.extractpool import ExtractionPool, extract_batch
+from crawler.items import ArticlePage
+from crawler.pipelines import ExtractPipeline
 from crawler.sites import ICESCO
 from tests.test_extraction import golden_cases
 
@@ -43,3 +52,41 @@ def test_pages_short_of_a_full_batch_are_extracted_too(count):
     outcomes = extract_all([(ARTICLE.html.read_bytes(), ARTICLE.url)] * count, batch_size=8)
     assert [o.title for o in outcomes] == [ARTICLE.golden["title"]] * count
 
+
+
+def die_on_marker(pages: list[tuple[bytes, str]], profile) -> list:
+    """In a worker: die as a process the kernel killed does, when a batch holds the marker page."""
+    if any(body == b"DIE" for body, _ in pages):
+        os._exit(9)
+    return extract_batch(pages, profile)
+
+
+def test_a_worker_that_dies_fails_its_batch_and_new_workers_take_the_next():
+    article = (ARTICLE.html.read_bytes(), ARTICLE.url)
+
+    async def run() -> tuple[list, object]:
+        pool = ExtractionPool(1, ICESCO, batch_size=2, extract_pages=die_on_marker)
+        try:
+            lost = await asyncio.gather(pool.extract(b"DIE", ARTICLE.url), pool.extract(*article),
+                                        return_exceptions=True)
+            return lost, await asyncio.wait_for(pool.extract(*article), timeout=60)
+        finally:
+            pool.close()
+
+    lost, after = asyncio.run(run())
+    assert [type(outcome) for outcome in lost] == [BrokenProcessPool, BrokenProcessPool]
+    assert after.title == ARTICLE.golden["title"]
+
+
+def test_an_extractor_error_is_a_failed_extraction_of_that_page(monkeypatch, caplog):
+    def broken(body, url, profile):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr("crawler.pipelines.extract", broken)
+    pipeline = ExtractPipeline(get_crawler(settings_dict={"NEWSWATCH_EXTRACT_WORKERS": 0}))
+    page = ArticlePage(url=ARTICLE.url, fetched_url=ARTICLE.url, language="en", status=200,
+                       body=ARTICLE.html.read_bytes(), fetched_at=dt.datetime(2026, 11, 27, tzinfo=dt.UTC))
+    with pytest.raises(DropItem, match="IndexError"), caplog.at_level(logging.ERROR):
+        asyncio.run(pipeline.process_item(page))
+    assert pipeline.stats.get_value("newswatch/extraction_failed") == 1  # counts against a complete run
+    assert [r.getMessage() for r in caplog.records] == [f"extraction of {ARTICLE.url} failed"]
