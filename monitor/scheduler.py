@@ -1,25 +1,17 @@
-"""The nightly schedule: APScheduler jobs that crawl (detection runs inside the crawl), then notify.
+"""The nightly schedule: APScheduler runs the jobs of `monitor.jobs`, nightly and every few minutes.
 
 Jobs live in the project's database (APScheduler's SQLAlchemyJobStore, table
 `apscheduler_jobs`), so a restart replaces them instead of adding duplicates. The job store
-keeps references to the job functions, hence module-level functions; it also keeps their
-arguments, hence none of them is a secret: the jobs read the database URL, like every other
-NEWSWATCH_* setting, from the scheduler's environment when they run, and pass it on to the
-crawl and notify processes they start.
+keeps references to the job functions (module-level functions, see `monitor.jobs`) and their
+arguments, hence none of them is a secret.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
@@ -31,12 +23,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import utc_timestamp_to_datetime
-from sqlalchemy import Engine, func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, inspect, select
 
-from storage import runlock
+from monitor.jobs import nightly_crawl, retry_notify
 from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate
-from storage.models import CHANGE_KINDS, Change, Delivery
+
+__all__ = ["ScheduleConfig", "ScheduleError", "build_scheduler", "planned_jobs", "run_forever",
+           "nightly_crawl", "retry_notify"]  # the jobs too: jobs stored before they moved name this module
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +38,6 @@ NIGHTLY_JOB = "nightly-crawl"
 NOTIFY_JOB = "retry-notify"
 # APScheduler's own table; storage/migrations/env.py tells Alembic to leave it alone.
 JOBSTORE_TABLE = "apscheduler_jobs"
-# How much of a failed child's last log line goes into the run's error.
-_ERROR_CHARS = 500
 
 
 class ScheduleError(ValueError):
@@ -64,18 +55,6 @@ class ScheduleConfig:
     misfire_grace_seconds: int = 3600
     crawl_command: tuple[str, ...] | None = None
     notify_command: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class NightlyReport:
-    """What one nightly job did (also the job's return value, seen by APScheduler listeners)."""
-
-    run_id: int | None
-    status: str  # the run's status, or "refused" when another crawl held the lock
-    changes: dict[str, int] = field(default_factory=dict)
-    emails_sent: int = 0
-    seconds: float = 0.0
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,137 +200,3 @@ def run_forever(config: ScheduleConfig) -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     logger.info("scheduler stopped")
-
-
-# --------------------------------------------------------------------------- the jobs
-
-
-def nightly_crawl(crawl_command: Sequence[str] | None = None,
-                  notify_command: Sequence[str] | None = None) -> NightlyReport:
-    """Crawl in a child process (detection runs inside it), settle its run, then send the digests."""
-    started, clock = dt.datetime.now(dt.UTC), time.monotonic()
-    environ = _child_environ()
-    site = environ.get("NEWSWATCH_SITE", "icesco")
-    database_url = environ["NEWSWATCH_DATABASE_URL"]
-    command = list(crawl_command or [sys.executable, "-m", "scrapy", "crawl", "news"])
-    logger.info("nightly crawl of %s: starting `%s`", site, " ".join(command))
-    engine = make_engine(database_url)
-    try:
-        child = _run(command, environ)
-        run_id, status, error = _settle(engine, site, child, started)
-        changes = _change_counts(engine, run_id)
-        emails = _notify(engine, notify_command, environ)
-    finally:
-        engine.dispose()
-    report = NightlyReport(run_id, status, changes, emails, round(time.monotonic() - clock, 1), error)
-    log = {"complete": logger.info, "incomplete": logger.info, "refused": logger.warning}.get(status, logger.error)
-    shown = [kind for kind in CHANGE_KINDS if kind != "restored" or changes[kind]]
-    log("nightly crawl of %s: run %s %s (%s), %s sent, %.1fs%s", site, run_id, status,
-        ", ".join(f"{changes[kind]} {kind}" for kind in shown), _emails(emails), report.seconds,
-        f": {error}" if error else "")
-    return report
-
-
-def retry_notify(notify_command: Sequence[str] | None = None) -> int:
-    """Send the digests still pending (after an SMTP failure, say); the number of e-mails sent."""
-    clock = time.monotonic()
-    environ = _child_environ()
-    engine = make_engine(environ["NEWSWATCH_DATABASE_URL"])
-    try:
-        sent = _notify(engine, notify_command, environ)
-    finally:
-        engine.dispose()
-    # Every few minutes, mostly with nothing to send: quiet unless something was sent.
-    (logger.info if sent else logger.debug)("pending e-mails: %s sent, %.1fs", _emails(sent), time.monotonic() - clock)
-    return sent
-
-
-def _emails(count: int) -> str:
-    return f"{count} e-mail" + ("" if count == 1 else "s")
-
-
-@dataclass(frozen=True)
-class _Child:
-    pid: int
-    returncode: int
-    last_line: str
-
-
-def _child_environ() -> dict[str, str]:
-    """The scheduler's environment for a child: NEWSWATCH_* passed on, Scrapy told its settings."""
-    environ = dict(os.environ)
-    environ.setdefault("NEWSWATCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    # So `scrapy crawl` finds the project from any working directory, scrapy.cfg or not.
-    environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
-    return environ
-
-
-def _run(command: Sequence[str], environ: Mapping[str, str]) -> _Child:
-    """Run a child to its end; its log goes on to ours, and its last line is kept for errors."""
-    last_line = ""
-    with subprocess.Popen(command, env=environ, stderr=subprocess.PIPE, text=True, errors="replace") as child:
-        for line in child.stderr:
-            sys.stderr.write(line)
-            last_line = line.strip() or last_line
-        returncode = child.wait()
-    return _Child(child.pid, returncode, last_line[:_ERROR_CHARS])
-
-
-def _failure(child: _Child) -> str:
-    if child.returncode < 0:
-        how = f"was killed by {signal.Signals(-child.returncode).name}"
-    else:
-        how = f"exited with status {child.returncode}"
-    return f"crawl {how}" + (f": {child.last_line}" if child.last_line else "")
-
-
-def _settle(engine: Engine, site: str, child: _Child, started: dt.datetime) -> tuple[int | None, str, str | None]:
-    """The run the crawl recorded, closed as failed if the crawl could not close it: (id, status, error)."""
-    owner = runlock.Owner(child.pid, socket.gethostname())
-    with Session(engine) as session, session.begin():
-        run = runlock.run_started_by(session, site, owner, started)
-        if run is None:
-            return _without_run(session, site, owner, child, started)
-        if run.status == "running":  # the crawl died, or was killed, before it could close its run
-            error = _failure(child) if child.returncode else "crawl exited without closing its run"
-            runlock.fail_run(session, run, error)
-            return run.id, "failed", error
-        if child.returncode:
-            logger.warning("run %s was closed as %s, then the crawl %s", run.id, run.status, _failure(child))
-        return run.id, run.status, run.error
-
-
-def _without_run(session: Session, site: str, owner: runlock.Owner, child: _Child,
-                 started: dt.datetime) -> tuple[int | None, str, str | None]:
-    """A crawl that recorded no run: refused by the lock (left alone), or failed (a `failed` run)."""
-    holder = runlock.running_run(session, site)
-    if child.returncode and holder is not None:
-        return None, "refused", (f"another crawl holds the lock: run {holder.id}, started "
-                                 f"{holder.started_at:%Y-%m-%d %H:%M:%S} UTC")
-    error = _failure(child) if child.returncode else "crawl exited without recording a run"
-    return runlock.record_failed_start(session, site, owner, started, error), "failed", error
-
-
-def _change_counts(engine: Engine, run_id: int | None) -> dict[str, int]:
-    """How many changes of each kind a run found (detection writes them as the crawl closes)."""
-    counts = dict.fromkeys(CHANGE_KINDS, 0)
-    if run_id is None:
-        return counts
-    with Session(engine) as session:
-        rows = session.execute(select(Change.kind, func.count()).where(Change.run_id == run_id)
-                               .group_by(Change.kind))
-        counts.update({kind: number for kind, number in rows})
-    return counts
-
-
-def _notify(engine: Engine, notify_command: Sequence[str] | None, environ: Mapping[str, str]) -> int:
-    """Run `newswatch notify` in a child process; the number of e-mails the outbox marked sent meanwhile."""
-    since = dt.datetime.now(dt.UTC)
-    command = list(notify_command or [sys.executable, "-m", "monitor", "notify"])
-    child = _run(command, environ)
-    if child.returncode != 0:
-        logger.error("`%s` exited with status %s: %s; pending e-mails are retried every few minutes",
-                     " ".join(command), child.returncode, child.last_line)
-    with Session(engine) as session:
-        return session.scalar(select(func.count()).select_from(Delivery)
-                              .where(Delivery.status == "sent", Delivery.sent_at >= since)) or 0

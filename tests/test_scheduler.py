@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import logging
 import os
+import pickle
 import queue
 import re
 import selectors
@@ -21,6 +22,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from alembic import command
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, EVENT_JOB_SUBMITTED
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from click.testing import CliRunner
@@ -28,15 +30,8 @@ from sqlalchemy import Column, MetaData, Table, func, inspect, select
 from sqlalchemy.orm import Session
 
 from monitor.cli import main
-from monitor.scheduler import (
-    JOBSTORE_TABLE,
-    NIGHTLY_JOB,
-    NOTIFY_JOB,
-    ScheduleConfig,
-    build_scheduler,
-    nightly_crawl,
-    run_forever,
-)
+from monitor.jobs import nightly_crawl, retry_notify
+from monitor.scheduler import JOBSTORE_TABLE, NIGHTLY_JOB, NOTIFY_JOB, ScheduleConfig, build_scheduler, run_forever
 from storage import runlock
 from storage.db import alembic_config
 from storage.models import CrawlRun
@@ -154,7 +149,7 @@ def fire_now(scheduler, **kwargs) -> None:
 
 def test_a_fired_nightly_job_crawls_detects_and_notifies(mirror, engine, crawl, snapshots, smtp, database_url,
                                                          schedulers, monkeypatch, caplog):
-    caplog.set_level(logging.INFO, logger="monitor.scheduler")
+    caplog.set_level(logging.INFO, logger="monitor.jobs")
     crawl(mirror.base_url, engine)  # v1: the baseline, which alerts nobody
     added = CliRunner().invoke(main, ["subscribers", "add", "reader@example.org", "--database", database_url])
     assert added.exit_code == 0, added.output
@@ -179,7 +174,7 @@ def test_a_fired_nightly_job_crawls_detects_and_notifies(mirror, engine, crawl, 
     assert report.emails_sent == 1
     assert [e.rcpt_tos for e in smtp.envelopes] == [["reader@example.org"]]
     assert in_future(scheduler, NIGHTLY_JOB)  # the nightly schedule itself is untouched
-    start, end = [r.getMessage() for r in caplog.records if r.name == "monitor.scheduler"]
+    start, end = [r.getMessage() for r in caplog.records if r.name == "monitor.jobs"]
     assert start.startswith("nightly crawl of icesco: starting `")
     assert re.fullmatch(rf"nightly crawl of icesco: run {nightly.id} complete \(2 added, 6 edited, 2 removed\), "
                         r"1 e-mail sent, \d+\.\ds", end), end
@@ -288,6 +283,22 @@ def test_restarts_replace_the_jobs_instead_of_duplicating_them(engine, database_
         assert connection.scalar(select(func.count()).select_from(stored)) == 2
 
 
+def test_jobs_stored_before_the_jobs_moved_to_their_own_module_still_load(engine, database_url, schedulers):
+    scheduler = schedulers(ScheduleConfig(database_url=database_url))
+    scheduler.start(paused=True)
+    scheduler.shutdown()
+    with engine.begin() as connection:  # as an older newswatch stored them: monitor.scheduler:nightly_crawl
+        stored = Table(JOBSTORE_TABLE, MetaData(), autoload_with=connection)
+        for job_id, state in connection.execute(select(stored.c.id, stored.c.job_state)).all():
+            state = pickle.loads(state)
+            state["func"] = state["func"].replace("monitor.jobs:", "monitor.scheduler:")
+            connection.execute(stored.update().where(stored.c.id == job_id).values(job_state=pickle.dumps(state)))
+
+    jobs = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE).get_all_jobs()
+
+    assert {job.id: job.func for job in jobs} == {NIGHTLY_JOB: nightly_crawl, NOTIFY_JOB: retry_notify}
+
+
 def test_alembic_leaves_the_job_store_table_alone(engine, database_url, schedulers):
     scheduler = schedulers(ScheduleConfig(database_url=database_url))
     scheduler.start(paused=True)
@@ -357,7 +368,7 @@ def test_sigterm_stops_the_scheduler_cleanly(engine, database_url):
 
 
 def test_a_stop_signal_lets_the_running_job_finish(engine, database_url, schedulers, tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger="monitor.scheduler")
+    caplog.set_level(logging.INFO, logger="monitor")
     finished = tmp_path / "finished"
     # A crawl that asks the scheduler (this process) to stop, then finishes its work.
     stopping = (PYTHON, "-c", f"import os, signal; os.kill(os.getppid(), signal.SIGTERM); "
@@ -371,7 +382,7 @@ def test_a_stop_signal_lets_the_running_job_finish(engine, database_url, schedul
     run_forever(config)  # returns once stopped
 
     assert finished.read_text() == "done"
-    messages = [r.getMessage() for r in caplog.records if r.name == "monitor.scheduler"]
+    messages = [r.getMessage() for r in caplog.records if r.name in ("monitor.scheduler", "monitor.jobs")]
     stop = messages.index("SIGTERM: stopping after the running job")
     end = next(i for i, m in enumerate(messages) if m.startswith("nightly crawl of icesco: run "))
     assert stop < end < messages.index("scheduler stopped")
