@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from monitor.cli import main
 
@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 ARTICLE = next((REPO / "fixtures/site/v1/ar").rglob("expected.json"))
 
 
-def run(*args: str) -> "click.testing.Result":  # noqa: F821
+def run(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
