@@ -99,11 +99,13 @@ def _main_content(tree: HtmlElement, url: str) -> list[str]:
 # what it drops is lost. Tables, images, links and formatting are not release text;
 # comments are not either. `dedup` stays off: its cache is process-wide, so a second
 # extraction of the same page would lose paragraphs seen in the first. Not `fast`: its
-# comparison with readability and jusText costs a fifth of extraction, but without it
-# trafilatura loses paragraphs of oddly marked-up pages (list items without a list), and a
-# lost paragraph is a missed edit, then a false one.
+# comparison with readability and jusText costs about 1 ms a page, nearly a third of
+# extraction, but without it the output changed on 153 of 3,382 pages tried (golden, mirror,
+# synthetic and deliberately mangled ones): trafilatura loses paragraphs of oddly marked-up
+# pages (list items without a list, paragraphs as sections), and a lost paragraph is a missed
+# edit, then a false one.
 TRAFILATURA_OPTIONS = Extractor(output_format="python", fast=False, recall=True, comments=False, tables=False,
-                     images=False, links=False, formatting=False, dedup=False, with_metadata=False)
+                                images=False, links=False, formatting=False, dedup=False, with_metadata=False)
 
 
 # -- steps 2-3: the article among the page's runs -----------------------------------------------

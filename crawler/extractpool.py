@@ -37,7 +37,8 @@ class ExtractionPool:
         self.timer: asyncio.TimerHandle | None = None
 
     async def extract(self, body: bytes, url: str) -> Extracted:
-        """The page's article; raises what `extract` raises for this page alone."""
+        """The page's article; raises what `extract` raises for this page alone, or
+        BrokenProcessPool when a worker died with the page's batch."""
         loop = asyncio.get_running_loop()
         result = loop.create_future()
         self.pending.append((body, url, result))
