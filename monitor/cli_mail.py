@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crawler.sites import PROFILES
 from monitor import mailconfig
 from monitor import notify as mail
+from monitor.transports import transport_for
 from storage import subscribers as store
 from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate
 from storage.models import SUBSCRIBER_KINDS
@@ -189,7 +190,7 @@ def unsubscribe(token: str, database_url: str) -> None:
 def notify(dry_run: bool, retry_now: bool, retry_failed: bool, database_url: str) -> None:
     """Send the digest emails that are due (SMTP, or .eml files without NEWSWATCH_SMTP_HOST)."""
     settings = _settings()
-    transport = mail.transport_for(settings)
+    transport = transport_for(settings)
     engine = _engine(database_url)
     try:
         with Session(engine) as session:

@@ -26,6 +26,7 @@ from monitor import mailconfig
 from monitor import notify as mail
 from monitor.cli import main
 from monitor.outbox import RETRY_BASE, SEND_LEASE, enqueue_digests, retry_delay
+from monitor.transports import transport_for
 from storage import subscribers as store
 from storage.models import Article, ArticleVersion, Change, CrawlRun, Delivery, Subscriber
 
@@ -206,7 +207,7 @@ def deliveries(engine: Engine) -> dict[str, Delivery]:
 
 
 def send(engine: Engine, settings: mailconfig.MailSettings, now: dt.datetime) -> mail.NotifyReport:
-    return mail.send_due(engine, mail.transport_for(settings), settings, KEY, now=now)
+    return mail.send_due(engine, transport_for(settings), settings, KEY, now=now)
 
 
 def cli(engine: Engine, *args: str, env: dict[str, str] | None = None):
