@@ -1,0 +1,24 @@
+"""The benchmark, the project's performance record, still runs end to end on a small mirror, and
+what it says about correctness holds. Its speeds are read by people, never asserted here."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_the_benchmark_runs_and_finds_every_change_and_nothing_else():
+    done = subprocess.run([sys.executable, "bench/run.py", "--articles", "300"], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = done.stdout
+    assert re.search(r"^1\. floor \(fetch \+ parse\): 300 articles in ", report, re.M), report
+    assert re.search(r"^   full pipeline: +300 articles in .* full / floor = \d+%$", report, re.M), report
+    assert re.search(r"^2\. incremental, nothing changed: .*, 0 versions written, ", report, re.M), report
+    assert "3. incremental, 3 edited + 20 added: " in report
+    assert "found 3/3 edited and 20/20 added (other changes: none)" in report
+    assert re.search(r"^4\. extraction alone, one process, 300 pages: ", report, re.M), report
