@@ -13,6 +13,9 @@ One run reports:
 4. where extraction's time goes (one process, a thousand of the mirror's article pages): parsing,
    trafilatura, the whole extraction; and what a full pipeline at 70% of the floor would leave
    for it on this machine's cores.
+
+With `--record FILE` the figures are also appended to FILE as one JSON line, with the date, the
+commit, the machine and its load before the run: `bench/results.jsonl` is the project's record.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -155,7 +160,11 @@ def edited(release):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--record", type=Path, metavar="FILE", help="append the figures to FILE (JSON lines)")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    if load_before > 0.5:
+        print(f"warning: load average {load_before:.2f} before the run: other work skews the figures")
     releases = synthetic_releases(args.articles + ADDED, newest=dt.date.today())
     first, edits = releases[ADDED:], args.articles // 100
     second = releases[:ADDED] + [edited(r) for r in first[:edits]] + first[edits:]
@@ -200,6 +209,42 @@ def main() -> None:
     print(f"   70% of the floor on {cores} cores allows {budget:.2f} ms of CPU per article in all: fetch + parse "
           f"take {floor_ms:.2f}, serving it {serving_ms:.2f}, leaving {budget - floor_ms - serving_ms:.2f} ms for "
           f"extraction, storing and handing pages over")
+    if args.record:
+        figures = {
+            "floor": _figures(floor), "full": _figures(full), "full_per_floor": round(full_rate / floor_rate, 3),
+            "unchanged": {"requests": unchanged.requests, "seconds": round(unchanged.seconds, 1),
+                          "versions_written": unchanged_run.stats["versions_written"]},
+            "changed": {"requests": changed.requests, "edited": edits, "added": ADDED,
+                        "found": {kind: count for kind, count in kinds.items()}},
+            "extraction_ms": {k: round(v, 2) for k, v in steps.items() if k != "pages"},
+        }
+        _record(args.record, args.articles, load_before, figures)
+
+
+def _figures(run: Crawl) -> dict[str, float]:
+    per_article = 1000 / run.articles
+    return {"requests": run.requests, "seconds": round(run.seconds, 1),
+            "per_second": round(run.articles / run.seconds, 1), "cpu_ms": round(run.cpu_seconds * per_article, 2),
+            "serving_cpu_ms": round(run.mirror_cpu_seconds * per_article, 2), "peak_mb": round(run.peak_mb)}
+
+
+def _cpu_model() -> str | None:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+    return model or platform.processor() or None
+
+
+def _record(path: Path, articles: int, load_before: float, figures: dict) -> None:
+    """Append one run's figures, with where and when they were measured, as a JSON line."""
+    commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip() or None
+    line = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": commit,
+            "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
+            "load_before": round(load_before, 2), "articles": articles, **figures}
+    with path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
+    print(f"recorded in {path}")
 
 
 if __name__ == "__main__":
