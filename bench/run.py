@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from trafilatura import bare_extraction  # noqa: E402
 from trafilatura.utils import load_html  # noqa: E402
 
-from crawler.extraction import TRAFILATURA_OPTIONS, extract  # noqa: E402
+from crawler.extraction.article import TRAFILATURA_OPTIONS, extract  # noqa: E402
 from crawler.sites import ICESCO  # noqa: E402
 from fixtures.release import Paragraph  # noqa: E402
 from fixtures.sitegen import write_mirror  # noqa: E402

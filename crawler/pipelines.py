@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from crawler import signals as newswatch_signals
 from crawler.extraction import NotAnArticle, extract
-from crawler.extractpool import ExtractionPool
+from crawler.extraction.pool import ExtractionPool
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord, ArticleUnchanged
 from crawler.runlock import claim_run
 from crawler.sites import PROFILES

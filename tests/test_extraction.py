@@ -100,7 +100,7 @@ def test_extracting_a_page_again_gives_the_same_record():
 
 def test_a_date_disagreement_keeps_the_url_date_and_is_logged(caplog):
     case = next(case for case in ARTICLES if case.name == "en-date-disagreement")
-    with caplog.at_level(logging.WARNING, logger="crawler.extraction"):
+    with caplog.at_level(logging.WARNING, logger="crawler.extraction.article"):
         extracted = case.extract()
     assert extracted.published.isoformat() == "2022-09-10"
     message = " ".join(r.getMessage() for r in caplog.records)
@@ -109,7 +109,7 @@ def test_a_date_disagreement_keeps_the_url_date_and_is_logged(caplog):
 
 def test_pages_that_agree_on_the_date_log_nothing(caplog):
     case = next(case for case in ARTICLES if case.name == "en-classic-widget-in-content")
-    with caplog.at_level(logging.WARNING, logger="crawler.extraction"):
+    with caplog.at_level(logging.WARNING, logger="crawler.extraction.article"):
         case.extract()
     assert not caplog.records
 

@@ -13,7 +13,7 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
-from crawler.extractpool import ExtractionPool, extract_batch
+from crawler.extraction.pool import ExtractionPool, extract_batch
 from crawler.items import ArticlePage
 from crawler.pipelines import ExtractPipeline
 from crawler.sites import ICESCO

@@ -9,8 +9,8 @@ import re
 from htmldate import find_date
 from lxml.html import HtmlElement
 
-from crawler.layout import Run
-from crawler.phrases import Words, alnum, fold
+from crawler.extraction.lines import Line
+from crawler.extraction.phrases import Words, alnum, fold
 from storage.content import normalize_text
 
 _TITLE_SPLIT = re.compile(r"(\s+[|–—\-·•»~:]\s+)")
@@ -53,14 +53,14 @@ def same_title(heading: str, title: str) -> bool:
     return heading == title or (len(title) >= 20 and heading.startswith(title))
 
 
-def page_date(runs: list[Run], title_at: int | None, body_start: int | None, words: Words,
+def page_date(lines: list[Line], title_at: int | None, body_start: int | None, words: Words,
               tree: HtmlElement) -> dt.date | None:
-    """The date line near the headline (run `title_at`), before the body (run `body_start`),
+    """The date line near the headline (line `title_at`), before the body (line `body_start`),
     else the page's date markup (htmldate)."""
-    stop = body_start if body_start is not None else len(runs)
+    stop = body_start if body_start is not None else len(lines)
     start = max(0, title_at - 3) if title_at is not None else max(0, stop - 12)
-    for run in runs[start:stop]:
-        if run.folded.count(" ") < 12 and (found := written_date(run.folded, words)):
+    for line in lines[start:stop]:
+        if line.folded.count(" ") < 12 and (found := written_date(line.folded, words)):
             return found
     found = find_date(tree, extensive_search=False, original_date=True, url="")
     return dt.date.fromisoformat(found) if found else None

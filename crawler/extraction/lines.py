@@ -1,4 +1,4 @@
-"""The page read as runs: the lines of text a browser would lay out, in document order,
+"""The page read as lines: the text a browser would lay out line by line, in document order,
 and the blocks of the tree that hold them."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _NOT_TEXT = frozenset("table figure figcaption form nav button label".split())  
 
 
 @dataclass(eq=False)
-class Run:
+class Line:
     """One laid-out line of text: its block, its text, and where that text lives."""
 
     owner: HtmlElement
@@ -35,10 +35,10 @@ class Run:
     noise: bool = False
 
 
-def read_runs(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) -> list[Run]:
-    """The runs of `root` in document order; a line break ends a run when `breaks`, else
+def read_lines(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) -> list[Line]:
+    """The lines of `root` in document order; a line break ends a line when `breaks`, else
     it is a space (trafilatura's paragraphs join the lines of a hard-wrapped paragraph)."""
-    runs: list[Run] = []
+    lines: list[Line] = []
     parts: list[str] = []
     pieces: list[tuple[HtmlElement, str]] = []
     links: list[tuple[str, str]] = []
@@ -51,7 +51,7 @@ def read_runs(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) -
             hrefs = {href for href, _ in links}
             linked = normalize_text("".join(t for _, t in links)) if links else ""
             whole_link = len(hrefs) == 1 and linked == text
-            runs.append(Run(owner, text, list(pieces), hrefs.pop() if whole_link else None,
+            lines.append(Line(owner, text, list(pieces), hrefs.pop() if whole_link else None,
                             linked=len(linked) / len(text)))
         parts.clear(), pieces.clear(), links.clear()
 
@@ -85,42 +85,42 @@ def read_runs(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) -
 
     walk(root, root, None)
     flush(root)
-    return runs
+    return lines
 
 
-def is_text(run: Run) -> bool:
+def is_text(line: Line) -> bool:
     """A line that may be article text: not mostly links, furniture, a form, table or figure."""
-    return (run.linked < 0.5 and not run.noise and run.kind != "boilerplate"
-            and not any(e.tag in _NOT_TEXT for e in run.lineage))
+    return (line.linked < 0.5 and not line.noise and line.kind != "boilerplate"
+            and not any(e.tag in _NOT_TEXT for e in line.lineage))
 
 
-def span(runs: list[Run], index: int, element: HtmlElement) -> tuple[int, int]:
-    """The first and last run inside `element`, around run `index` (runs are in document order)."""
+def span(lines: list[Line], index: int, element: HtmlElement) -> tuple[int, int]:
+    """The first and last line inside `element`, around line `index` (lines are in document order)."""
     first = last = index
-    while first > 0 and element in runs[first - 1].lineage:
+    while first > 0 and element in lines[first - 1].lineage:
         first -= 1
-    while last + 1 < len(runs) and element in runs[last + 1].lineage:
+    while last + 1 < len(lines) and element in lines[last + 1].lineage:
         last += 1
     return first, last
 
 
-def block_from(runs: list[Run], index: int, others: set[int], title_at: int | None) -> tuple[int, int]:
-    """The runs of the largest block that starts with run `index` (nothing of substance
-    before it) and holds neither the title (run `title_at`) nor another of `others`."""
+def block_from(lines: list[Line], index: int, others: set[int], title_at: int | None) -> tuple[int, int]:
+    """The lines of the largest block that starts with line `index` (nothing of substance
+    before it) and holds neither the title (line `title_at`) nor another of `others`."""
     found = (index, index)
-    element = runs[index].owner
+    element = lines[index].owner
     while (parent := element.getparent()) is not None and parent.tag != "body":
-        first, last = span(runs, index, parent)
+        first, last = span(lines, index, parent)
         holds_another = any(first <= other <= last for other in others if other != index)
-        after_text = any(r.kind == "substantial" and not r.noise for r in runs[first:index])
+        after_text = any(r.kind == "substantial" and not r.noise for r in lines[first:index])
         if holds_another or after_text or inside(title_at, [(first, last)]):
             break
         found, element = (first, last), parent
     return found
 
 
-def same_block(one: Run, other: Run) -> bool:
-    """Whether two runs are lines of one block: siblings, or items of a list or quote in it."""
+def same_block(one: Line, other: Line) -> bool:
+    """Whether two lines are lines of one block: siblings, or items of a list or quote in it."""
     a, b = one.owner, other.owner
     up = 0
     while a not in other.lineage:
@@ -142,5 +142,5 @@ def alike(one: HtmlElement, other: HtmlElement, levels: int = 4) -> bool:
 
 
 def inside(index: int | None, spans: list[tuple[int, int]]) -> bool:
-    """Whether run `index` falls within one of the (first, last) spans of runs."""
+    """Whether line `index` falls within one of the (first, last) spans of lines."""
     return index is not None and any(first <= index <= last for first, last in spans)

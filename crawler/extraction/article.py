@@ -1,19 +1,19 @@
 """Article extraction: page bytes and URL in, an `Extracted` record out. Pure, no Scrapy.
 
-The page is parsed once and read as *runs*: the lines of text a browser would lay out
-(text between block boundaries), in document order. On that reading:
+The page is parsed once and read as *lines*: the lines of text a browser would lay out
+(text between block boundaries), in document order (`lines.Line`). On that reading:
 
 1. the boilerplate widgets (profile phrases) are cut out of the DOM, taking the largest
    enclosing block that holds nothing else of substance;
 2. trafilatura picks the main content of what is left and returns it as paragraphs;
-3. each paragraph is found again among the runs, and kept only where an article's text
+3. each paragraph is found again among the lines, and kept only where an article's text
    stands: after the title, outside teasers of other posts and asides (related posts,
    comments), before the page's furniture takes over, and not itself a widget, date,
    counter, byline or footer line.
 
 Nothing depends on a CSS class or id: only on structure, the profile's words and the URL.
-The runs are read by `crawler.layout`, the profile's words matched by `crawler.phrases`,
-step 1 is `crawler.boilerplate`, title and date lines are read by `crawler.metadata`.
+The lines are read by `lines`, the profile's words matched by `phrases`, step 1 is
+`boilerplate`, title and date lines are read by `metadata` (modules of this package).
 """
 
 from __future__ import annotations
@@ -31,13 +31,13 @@ from trafilatura import bare_extraction
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
 
-from crawler.boilerplate import cut_boilerplate, cut_inline_widgets
-from crawler.layout import (
-    HEADINGS, OUTPUT_BLOCKS, PAGE_BLOCKS, Run, alike, block_from, inside, is_text, read_runs,
+from crawler.extraction.boilerplate import cut_boilerplate, cut_inline_widgets
+from crawler.extraction.lines import (
+    HEADINGS, OUTPUT_BLOCKS, PAGE_BLOCKS, Line, alike, block_from, inside, is_text, read_lines,
     same_block, span,
 )
-from crawler.metadata import head_titles, is_site_name, page_date, same_title, strip_site, valid_title
-from crawler.phrases import Words, alnum, cut, fold, profile_words
+from crawler.extraction.metadata import head_titles, is_site_name, page_date, same_title, strip_site, valid_title
+from crawler.extraction.phrases import Words, alnum, cut, fold, profile_words
 from crawler.sites import ICESCO, SiteProfile
 from crawler.urls import ArticleRef, article_ref
 
@@ -72,11 +72,11 @@ def extract(html: bytes | str, url: str, profile: SiteProfile = ICESCO) -> Extra
     if tree is None or tree.find("body") is None:
         raise NotAnArticle(f"{url}: empty page")
     words = profile_words(profile)
-    runs = read_runs(tree.find("body"), PAGE_BLOCKS, breaks=True)
-    if cut_inline_widgets(runs, words):
-        runs = read_runs(tree.find("body"), PAGE_BLOCKS, breaks=True)
-    runs = cut_boilerplate(runs, words)
-    page = _Page(tree, runs, words, url, ref, profile)
+    lines = read_lines(tree.find("body"), PAGE_BLOCKS, breaks=True)
+    if cut_inline_widgets(lines, words):
+        lines = read_lines(tree.find("body"), PAGE_BLOCKS, breaks=True)
+    lines = cut_boilerplate(lines, words)
+    page = _Page(tree, lines, words, url, ref, profile)
     page.reject_error_page()
     title, body = page.article(_main_content(tree, url))
     return Extracted(url=url, language=ref.language, title=title,
@@ -92,7 +92,7 @@ def _main_content(tree: HtmlElement, url: str) -> list[str]:
     options.url = options.source = url
     document = bare_extraction(tree, options=options)
     found = document.body if document is not None and document.body is not None else None
-    return [run.text for run in read_runs(found, OUTPUT_BLOCKS)] if found is not None else []
+    return [line.text for line in read_lines(found, OUTPUT_BLOCKS)] if found is not None else []
 
 
 # Recall over precision: what trafilatura lets through is filtered below by structure,
@@ -108,21 +108,21 @@ TRAFILATURA_OPTIONS = Extractor(output_format="python", fast=False, recall=True,
                                 images=False, links=False, formatting=False, dedup=False, with_metadata=False)
 
 
-# -- steps 2-3: the article among the page's runs -----------------------------------------------
+# -- steps 2-3: the article among the page's lines -----------------------------------------------
 
 class _Page:
-    """The runs of one page, with what structure says about them: `article()` finds the
+    """The lines of one page, with what structure says about them: `article()` finds the
     title and the body, then `published()` the date."""
 
-    def __init__(self, tree: HtmlElement, runs: list[Run], words: Words, url: str, ref: ArticleRef,
+    def __init__(self, tree: HtmlElement, lines: list[Line], words: Words, url: str, ref: ArticleRef,
                  profile: SiteProfile):
-        self.tree, self.runs, self.words, self.url, self.ref = tree, runs, words, url, ref
+        self.tree, self.lines, self.words, self.url, self.ref = tree, lines, words, url, ref
         self.profile = profile
         self.title_at: int | None = None
         self.other_articles: dict[str, bool] = {}  # href -> whether it leads to another article
-        self.keys = [_key(run.text) for run in runs]
-        for run in runs:
-            run.noise = words.is_noise(run.folded)
+        self.keys = [_key(line.text) for line in lines]
+        for line in lines:
+            line.noise = words.is_noise(line.folded)
         self.by_key: dict[str, list[int]] = {}
         for index, key in enumerate(self.keys):
             self.by_key.setdefault(key, []).append(index)
@@ -132,7 +132,7 @@ class _Page:
     # -- what the page is
 
     def reject_error_page(self) -> None:
-        headings = [r.text for r in self.runs if r.owner.tag in ("h1", "h2")][:3]
+        headings = [r.text for r in self.lines if r.owner.tag in ("h1", "h2")][:3]
         for text in (*self.doc_titles, *headings):
             if self.words.is_error(fold(text)):
                 raise NotAnArticle(f"{self.url}: error page ({text!r})")
@@ -140,7 +140,7 @@ class _Page:
     # -- title, then body
 
     def article(self, paragraphs: list[str]) -> tuple[str, list[tuple[str, int | None]]]:
-        """The title and the body paragraphs, each with its run index when found."""
+        """The title and the body paragraphs, each with its line index when found."""
         located: list[tuple[str, int | None]] = []
         used: set[int] = set()
         for paragraph in paragraphs:
@@ -149,7 +149,7 @@ class _Page:
             at = self._locate(paragraph, used)
             if at is None:
                 located.append((paragraph, at))
-            elif at != _REPEATED and not self._is_link_label(self.runs[at]):
+            elif at != _REPEATED and not self._is_link_label(self.lines[at]):
                 located.append((paragraph, at))
                 used.add(at)
         title, self.title_at = self._title(located)
@@ -158,7 +158,7 @@ class _Page:
         body = self._main_stretch(self._article_text(located, title, asides), cards)
         if not body and self.title_at is not None:
             # trafilatura took teasers or widgets for the content: read the lines after the title
-            after = enumerate(self.runs[self.title_at + 1:], self.title_at + 1)
+            after = enumerate(self.lines[self.title_at + 1:], self.title_at + 1)
             lines = self._paragraphs([(r.text, i) for i, r in after if r.kind == "substantial" and is_text(r)
                                       and not is_site_name(r.text, self.words)])
             body = self._main_stretch(self._article_text(lines, title, asides), cards)
@@ -180,9 +180,9 @@ class _Page:
             return False
         first = min(c[0] for c in cards)
         if any(r.kind == "substantial" and r.href is None and not r.noise
-               for r in self.runs[self.title_at + 1: first]):
+               for r in self.lines[self.title_at + 1: first]):
             return False
-        in_cards = sum(alnum(self.runs[i].folded) for a, b in cards for i in range(a, b + 1))
+        in_cards = sum(alnum(self.lines[i].folded) for a, b in cards for i in range(a, b + 1))
         return in_cards > sum(alnum(text) for text, _ in body)
 
     def _article_text(self, located: list[tuple[str, int | None]], title: str,
@@ -194,9 +194,9 @@ class _Page:
             (self.title_at is not None and at < self.title_at) or inside(at, asides)))]
 
     @staticmethod
-    def _is_link_label(run: Run) -> bool:
+    def _is_link_label(line: Line) -> bool:
         """A few words that are all a link: a tag, a category, a menu item; never a paragraph."""
-        return run.linked > 0.9 and run.folded.count(" ") < 4
+        return line.linked > 0.9 and line.folded.count(" ") < 4
 
     def _unglued(self, text: str) -> str:
         """The last guard: long widget phrases that markup glued to real text, cut out of it."""
@@ -206,7 +206,7 @@ class _Page:
         return self.words.is_noise(fold(paragraph))
 
     def _locate(self, paragraph: str, used: set[int]) -> int | None:
-        """The index of the run holding a paragraph of trafilatura's output; _REPEATED when
+        """The index of the line holding a paragraph of trafilatura's output; _REPEATED when
         every line with its text already holds an earlier paragraph (trafilatura repeated it)."""
         key = _key(paragraph)
         if key in self.by_key:
@@ -229,21 +229,21 @@ class _Page:
     def _title(self, located: list[tuple[str, int | None]]) -> tuple[str, int | None]:
         """The headline: the heading the document title names, else the heading right
         before the text, else the document title itself."""
-        headings = [i for i, r in enumerate(self.runs) if r.owner.tag in HEADINGS
+        headings = [i for i, r in enumerate(self.lines) if r.owner.tag in HEADINGS
                     and not self._is_other_article(r.href) and valid_title(r.text, self.words)]
         wanted = [_key(t) for t in self.doc_titles]
         named = [i for i in headings if any(same_title(self.keys[i], key) for key in wanted)]
         if named:
-            best = min(named, key=lambda i: (self.runs[i].href is not None, i))
-            return self.runs[best].text, best
+            best = min(named, key=lambda i: (self.lines[i].href is not None, i))
+            return self.lines[best].text, best
         first = next((at for p, at in located if at is not None and alnum(p) >= 80), None)
         if first is None:
             first = next((at for _, at in located if at is not None), None)
         before = [i for i in headings
-                  if first is not None and i < first and self.runs[i].owner.tag in ("h1", "h2", "h3")]
+                  if first is not None and i < first and self.lines[i].owner.tag in ("h1", "h2", "h3")]
         if before:  # the nearest, unless that is a one- or two-word label ("News")
-            best = next((i for i in reversed(before) if self.runs[i].folded.count(" ") >= 2), before[-1])
-            return self.runs[best].text, best
+            best = next((i for i in reversed(before) if self.lines[i].folded.count(" ") >= 2), before[-1])
+            return self.lines[best].text, best
         if self.doc_titles:
             title = self.doc_titles[0]
             return title, self.by_key.get(_key(title), [None])[0]
@@ -263,18 +263,18 @@ class _Page:
 
     def _teaser_cards(self) -> list[tuple[int, int]]:
         """Blocks that present another post: its linked title, then its excerpt."""
-        teasers = {i for i, r in enumerate(self.runs)
+        teasers = {i for i, r in enumerate(self.lines)
                    if r.kind == "substantial" and self._is_other_article(r.href)}
-        return [block_from(self.runs, i, teasers, self.title_at) for i in sorted(teasers)]
+        return [block_from(self.lines, i, teasers, self.title_at) for i in sorted(teasers)]
 
     def _aside_blocks(self) -> list[tuple[int, int]]:
         """From an aside heading ("Related posts", "Comments") to the end of its block."""
         blocks = []
-        for index, run in enumerate(self.runs):
-            if self.words.is_aside_heading(run.folded):
-                last = block_from(self.runs, index, set(), self.title_at)[1]
+        for index, line in enumerate(self.lines):
+            if self.words.is_aside_heading(line.folded):
+                last = block_from(self.lines, index, set(), self.title_at)[1]
                 if last == index:  # a heading among the article's blocks: the rest of its parent
-                    last = span(self.runs, index, run.owner.getparent())[1]
+                    last = span(self.lines, index, line.owner.getparent())[1]
                 blocks.append((index, last))
         return blocks
 
@@ -282,7 +282,7 @@ class _Page:
         """Add the lines trafilatura skipped among the article's own (a short lead-in line, a
         repeated paragraph): text blocks beside a body paragraph, of the same shape, up to the
         next paragraph or the first line that is not text; figures and tables are passed over."""
-        spans = [(at, self._last_run(text, at)) if at is not None else None for text, at in body]
+        spans = [(at, self._last_line(text, at)) if at is not None else None for text, at in body]
         taken = {i for span in spans if span for i in range(span[0], span[1] + 1)}
         filled: list[tuple[str, int | None]] = []
         for n, (text, at) in enumerate(body):
@@ -291,36 +291,36 @@ class _Page:
             filled.append((text, at))
             if at is not None:
                 following = next((span[0] for span in spans[n + 1:] if span), None)
-                lines = range(spans[n][1] + 1, following if following is not None else len(self.runs))
+                lines = range(spans[n][1] + 1, following if following is not None else len(self.lines))
                 filled.extend(self._paragraphs(self._beside(at, lines, taken, heading=following is not None)))
         return filled
 
     def _paragraphs(self, lines: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        """Runs taken from the page as paragraphs: the lines of one block, which only line breaks
-        part, joined by a space (as trafilatura's paragraphs join them); each with its first run."""
-        joined: list[tuple[str, int, int]] = []  # text, first run, last run
+        """Lines taken from the page as paragraphs: the lines of one block, which only line breaks
+        part, joined by a space (as trafilatura's paragraphs join them); each with its first line."""
+        joined: list[tuple[str, int, int]] = []  # text, first line, last line
         for text, at in lines:
-            if joined and at == joined[-1][2] + 1 and self.runs[at].owner is self.runs[joined[-1][2]].owner:
+            if joined and at == joined[-1][2] + 1 and self.lines[at].owner is self.lines[joined[-1][2]].owner:
                 joined[-1] = (f"{joined[-1][0]} {text}", joined[-1][1], at)
             else:
                 joined.append((text, at, at))
         return [(text, first) for text, first, _ in joined]
 
-    def _beside(self, paragraph: int, lines: range, taken: set[int], heading: bool) -> list[tuple[str, int]]:
-        """The runs of `lines`, in order, that are article text beside the body paragraph at
-        run `paragraph`, up to the first that is not."""
+    def _beside(self, paragraph: int, indices: range, taken: set[int], heading: bool) -> list[tuple[str, int]]:
+        """The lines at `indices`, in order, that are article text beside the body paragraph at
+        line `paragraph`, up to the first that is not."""
         found = []
-        for i in lines:
-            run = self.runs[i]
-            if any(e.tag in ("table", "figure") for e in run.lineage):
+        for i in indices:
+            line = self.lines[i]
+            if any(e.tag in ("table", "figure") for e in line.lineage):
                 continue
-            if i in taken or i <= (self.title_at or -1) or not self._joins(run, paragraph, heading):
+            if i in taken or i <= (self.title_at or -1) or not self._joins(line, paragraph, heading):
                 break
-            found.append((run.text, i))
+            found.append((line.text, i))
         return found
 
-    def _last_run(self, paragraph: str, at: int) -> int:
-        """The last run of the lines a located paragraph is made of."""
+    def _last_line(self, paragraph: str, at: int) -> int:
+        """The index of the last line a located paragraph is made of."""
         rest, last = _key(paragraph), at
         for i in range(at, min(len(self.keys), at + 40)):
             if not rest:
@@ -329,10 +329,10 @@ class _Page:
                 rest, last = rest[len(self.keys[i]):], i
         return last
 
-    def _joins(self, run: Run, paragraph: int, heading: bool) -> bool:
-        """Whether a run is article text that may stand beside the body paragraph at run `paragraph`."""
-        return (is_text(run) and (heading or run.owner.tag not in HEADINGS)
-                and alike(run.owner, self.runs[paragraph].owner))
+    def _joins(self, line: Line, paragraph: int, heading: bool) -> bool:
+        """Whether a line is article text that may stand beside the body paragraph at line `paragraph`."""
+        return (is_text(line) and (heading or line.owner.tag not in HEADINGS)
+                and alike(line.owner, self.lines[paragraph].owner))
 
     def _main_stretch(self, body: list[tuple[str, int | None]],
                       cards: list[tuple[int, int]]) -> list[tuple[str, int | None]]:
@@ -340,12 +340,12 @@ class _Page:
         different blocks, and keep the stretches up to the longest one: what follows it is
         footer, comments, sidebars."""
         # Tables and figures are the article's own, even when their cells look like counters.
-        marks = sorted({i for i, r in enumerate(self.runs) if r.noise
+        marks = sorted({i for i, r in enumerate(self.lines) if r.noise
                         and not any(e.tag in ("table", "figure") for e in r.lineage)} | {c[0] for c in cards})
         stretches: list[list[tuple[str, int | None]]] = [[]]
         previous = None
         for text, at in body:
-            if (at is not None and previous is not None and not same_block(self.runs[previous], self.runs[at])
+            if (at is not None and previous is not None and not same_block(self.lines[previous], self.lines[at])
                     and any(previous < m < at for m in marks)):
                 stretches.append([])
             stretches[-1].append((text, at))
@@ -357,7 +357,7 @@ class _Page:
 
     def published(self, body_start: int | None) -> dt.date:
         """The URL's date; a different date on the page is logged."""
-        found = page_date(self.runs, self.title_at, body_start, self.words, self.tree)
+        found = page_date(self.lines, self.title_at, body_start, self.words, self.tree)
         if found is not None and found != self.ref.published:
             logger.warning("%s: the page dates the article %s, its URL %s; keeping the URL's date",
                            self.url, found.isoformat(), self.ref.published.isoformat())

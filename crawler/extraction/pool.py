@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from crawler.extraction import Extracted, extract
+from crawler.extraction.article import Extracted, extract
 from crawler.sites import SiteProfile
 
 logger = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class ExtractionPool:
         done.add_done_callback(lambda outcome: _settle([result for _, _, result in batch], outcome))
 
     def _start(self) -> ProcessPoolExecutor:
-        # spawn, not fork: the crawl process runs threads (Twisted's DNS pool, SQLite).
+        # spawn, not fork: the crawl process lines threads (Twisted's DNS pool, SQLite).
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def close(self) -> None:
