@@ -50,7 +50,7 @@ from fixtures.release import Paragraph  # noqa: E402
 from fixtures.sitegen import write_mirror  # noqa: E402
 from fixtures.synthetic import synthetic_releases  # noqa: E402
 from monitor.mirror import Mirror  # noqa: E402
-from storage import repository  # noqa: E402
+from storage import runs  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import Change  # noqa: E402
 
@@ -122,10 +122,10 @@ def _rss_kb(pid: int) -> int:
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
 
 
-def latest_run(database_url: str) -> tuple[repository.RunSummary, dict[str, int]]:
+def latest_run(database_url: str) -> tuple[runs.RunSummary, dict[str, int]]:
     engine = make_engine(database_url)
     with Session(engine) as session:
-        run = repository.list_runs(session)[0]
+        run = runs.list_runs(session)[0]
         kinds = dict(session.execute(select(Change.kind, func.count()).where(Change.run_id == run.id)
                                      .group_by(Change.kind)).all())
     engine.dispose()

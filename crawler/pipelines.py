@@ -16,7 +16,7 @@ from crawler.extraction.pool import ExtractionPool
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord, ArticleUnchanged
 from crawler.runlock import claim_run
 from crawler.sites import PROFILES
-from storage import events, repository
+from storage import events, repository, runs
 from storage.db import make_engine, migrate
 
 logger = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ class StorePipeline:
         stats = run_stats(self.stats.get_stats())
         try:
             with Session(self.engine) as session, session.begin():
-                repository.finish_run(session, self.run_id, status, stats)
+                runs.finish_run(session, self.run_id, status, stats)
         except SQLAlchemyError:
             logger.exception("could not record the end of run %s", self.run_id)
             raise

@@ -1,6 +1,6 @@
 """The crawl's side of the crawl lock: claiming it at start-up, and a heartbeat while the crawl runs.
 
-The lock itself is a `running` row of `crawl_runs`, unique per site (storage.runlock).
+The lock itself is a `running` row of `crawl_runs`, unique per site (storage.runs).
 `StorePipeline` claims it through `claim_run`; `RunHeartbeat` (an extension enabled in
 settings) keeps it fresh, so another crawl can tell a live holder from a dead one.
 """
@@ -17,13 +17,13 @@ from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from storage import runlock
+from storage import runs
 from storage.db import make_engine
 
 logger = logging.getLogger(__name__)
 
 
-def claim_run(crawler, engine: Engine, site: str) -> runlock.Claim:
+def claim_run(crawler, engine: Engine, site: str) -> runs.Claim:
     """Claim the crawl lock of `site` for this crawl and start its run.
 
     A refusal (`CrawlAlreadyRunning`) is logged once, as one ERROR line, and raised again, so
@@ -31,8 +31,8 @@ def claim_run(crawler, engine: Engine, site: str) -> runlock.Claim:
     """
     stale_after = dt.timedelta(minutes=crawler.settings.getfloat("NEWSWATCH_LOCK_STALE_MINUTES", 30))
     try:
-        return runlock.claim(engine, site, stale_after=stale_after)
-    except runlock.CrawlAlreadyRunning as refusal:
+        return runs.claim(engine, site, stale_after=stale_after)
+    except runs.CrawlAlreadyRunning as refusal:
         logger.error("%s", refusal)
         # Scrapy reports a failed start-up once more, with a traceback, through asyncio's
         # "Task exception was never retrieved": the line above already said it all.
@@ -61,7 +61,7 @@ class RunHeartbeat:
     def __init__(self, crawler, interval: float) -> None:
         self.crawler = crawler
         self.interval = interval
-        self.owner = runlock.Owner.this_process()
+        self.owner = runs.Owner.this_process()
         self.run_id: int | None = None
         self.engine: Engine | None = None
         self.task = None
@@ -87,7 +87,7 @@ class RunHeartbeat:
 
     def beat(self) -> None:
         try:
-            still_ours = runlock.beat(self.engine, self.run_id, self.owner)
+            still_ours = runs.beat(self.engine, self.run_id, self.owner)
         except SQLAlchemyError as error:
             # The next beat may succeed; a lock without beats for long is taken over.
             self.crawler.stats.inc_value("newswatch/heartbeat_failed")

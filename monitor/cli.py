@@ -26,7 +26,7 @@ from monitor import diff, diffview, history
 from monitor.detect import count_summary, detect_run
 from storage import repository
 from storage.models import Article
-from storage.repository import RunNotFound
+from storage.runs import RunNotFound, list_runs
 from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate
 
 DATABASE_OPTION = click.option(
@@ -100,7 +100,7 @@ def articles(language: str | None, database_url: str, as_json: bool) -> None:
 def runs(database_url: str, as_json: bool) -> None:
     """List crawl runs, newest first, with their statistics."""
     with _session(database_url) as session:
-        rows = repository.list_runs(session)
+        rows = list_runs(session)
     if as_json:
         _print_json([_row(r, "id", "site", "status", "started_at", "finished_at", "is_baseline", "stats")
                      for r in rows])

@@ -17,7 +17,7 @@ from monitor import outbox
 from monitor.diff import compare
 from monitor.diffview import summary
 from storage.models import Article, ArticleEvent, ArticleVersion, Change, CrawlRun
-from storage.repository import RunNotFound
+from storage.runs import RunNotFound
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Article, ArticleVersion, Change, CrawlRun
-from storage.repository import RunNotFound
+from storage.runs import RunNotFound, latest_run_id  # noqa: F401 (the CLI reads it here)
 
 
 @dataclass(frozen=True)
@@ -26,14 +26,6 @@ class ChangeRecord:
     baseline: bool
     old_version_id: int | None
     new_version_id: int | None
-
-
-def latest_run_id(session: Session) -> int:
-    """The newest run; RunNotFound when there is none."""
-    run_id = session.scalar(select(func.max(CrawlRun.id)))
-    if run_id is None:
-        raise RunNotFound("no crawl run yet: run `scrapy crawl news` first")
-    return run_id
 
 
 def list_changes(session: Session, run_id: int | None = None, since: dt.date | None = None,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from storage import runlock
+from storage import runs
 from storage.db import DEFAULT_DATABASE_URL, make_engine
 from storage.models import CHANGE_KINDS, Change, Delivery
 
@@ -128,29 +128,29 @@ def _failure(child: _Child) -> str:
 
 def _settle(engine: Engine, site: str, child: _Child, started: dt.datetime) -> tuple[int | None, str, str | None]:
     """The run the crawl recorded, closed as failed if the crawl could not close it: (id, status, error)."""
-    owner = runlock.Owner(child.pid, socket.gethostname())
+    owner = runs.Owner(child.pid, socket.gethostname())
     with Session(engine) as session, session.begin():
-        run = runlock.run_started_by(session, site, owner, started)
+        run = runs.run_started_by(session, site, owner, started)
         if run is None:
             return _without_run(session, site, owner, child, started)
         if run.status == "running":  # the crawl died, or was killed, before it could close its run
             error = _failure(child) if child.returncode else "crawl exited without closing its run"
-            runlock.fail_run(session, run, error)
+            runs.fail_run(session, run, error)
             return run.id, "failed", error
         if child.returncode:
             logger.warning("run %s was closed as %s, then the crawl %s", run.id, run.status, _failure(child))
         return run.id, run.status, run.error
 
 
-def _without_run(session: Session, site: str, owner: runlock.Owner, child: _Child,
+def _without_run(session: Session, site: str, owner: runs.Owner, child: _Child,
                  started: dt.datetime) -> tuple[int | None, str, str | None]:
     """A crawl that recorded no run: refused by the lock (left alone), or failed (a `failed` run)."""
-    holder = runlock.running_run(session, site)
+    holder = runs.running_run(session, site)
     if child.returncode and holder is not None:
         return None, "refused", (f"another crawl holds the lock: run {holder.id}, started "
                                  f"{holder.started_at:%Y-%m-%d %H:%M:%S} UTC")
     error = _failure(child) if child.returncode else "crawl exited without recording a run"
-    return runlock.record_failed_start(session, site, owner, started, error), "failed", error
+    return runs.record_failed_start(session, site, owner, started, error), "failed", error
 
 
 def _change_counts(engine: Engine, run_id: int | None) -> dict[str, int]:

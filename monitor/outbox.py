@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from storage import subscribers as store
 from storage.models import CrawlRun
-from storage.repository import RunNotFound
+from storage.runs import RunNotFound
 
 # Back-off after a failed attempt: 5 min, 10, 20, ... at most 6 h. Temporary failures never
 # give up: a digest waits for the server rather than being lost.

@@ -1,4 +1,4 @@
-"""The reads and writes the pipelines, the monitor and the CLI need.
+"""Articles and their versions: the reads and writes the pipelines, the monitor and the CLI need.
 
 Every function takes a `Session` and leaves committing to the caller:
 `with Session(engine) as session, session.begin(): ...`.
@@ -7,21 +7,15 @@ Every function takes a `Session` and leaves committing to the caller:
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.content import content_hash, normalize_paragraphs, normalize_text
-from storage.models import RUN_STATUSES, Article, ArticleEvent, ArticleVersion, CrawlRun
-
-
-class RunNotFound(LookupError):
-    """No crawl run has the given id."""
+from storage.models import Article, ArticleEvent, ArticleVersion, CrawlRun
 
 
 @dataclass(frozen=True)
@@ -45,58 +39,6 @@ class ArticleSummary:
     published: dt.date | None
     versions: int
     state: str
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One line of the run list."""
-
-    id: int
-    site: str
-    status: str
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    is_baseline: bool
-    stats: dict[str, Any]
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def start_run(session: Session, site: str) -> CrawlRun:
-    """A new running crawl of `site`; the baseline run when nothing of the site is stored yet."""
-    has_articles = session.scalar(select(exists().where(Article.site == site)))
-    run = CrawlRun(site=site, started_at=_now(), status="running", stats={}, is_baseline=not has_articles)
-    session.add(run)
-    session.flush()
-    return run
-
-
-def finish_run(
-    session: Session, run_id: int, status: str, stats: dict[str, Any], *, error: str | None = None
-) -> None:
-    """Close a run with its final status and (Scrapy) stats; datetimes in stats become ISO strings."""
-    if status not in RUN_STATUSES or status == "running":
-        raise ValueError(f"cannot finish run {run_id} as {status!r}: use complete, incomplete or failed")
-    run = session.get(CrawlRun, run_id)
-    if run is None:
-        raise RunNotFound(f"no crawl run with id {run_id}")
-    run.status = status
-    run.finished_at = _now()
-    run.stats = _as_json(stats)
-    run.error = error
-
-
-def _as_json(value: dict[str, Any]) -> dict[str, Any]:
-    """`value` as it will read back from a JSON column (Scrapy stats hold datetimes)."""
-
-    def encode(obj: object) -> str:
-        if isinstance(obj, dt.date):  # datetimes included
-            return obj.isoformat()
-        raise TypeError(f"stats value {obj!r} of type {type(obj).__name__} is not JSON serialisable")
-
-    return json.loads(json.dumps(value, default=encode))
 
 
 def record_article(
@@ -227,23 +169,6 @@ def list_articles(session: Session, site: str | None = None, language: str | Non
     if language is not None:
         statement = statement.where(Article.language == language)
     return [ArticleSummary(*row) for row in session.execute(statement)]
-
-
-def list_runs(session: Session) -> list[RunSummary]:
-    """All crawl runs, newest first."""
-    runs = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()))
-    return [
-        RunSummary(
-            id=run.id,
-            site=run.site,
-            status=run.status,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            is_baseline=run.is_baseline,
-            stats=run.stats,
-        )
-        for run in runs
-    ]
 
 
 def get_article(session: Session, url: str) -> Article | None:

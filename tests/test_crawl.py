@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crawler.sites import ICESCO
 
-from storage import repository
+from storage import repository, runs
 
 def expected_articles(snapshot) -> dict[str, dict]:
     """The golden record of every article page of a snapshot, by URL path."""
@@ -39,7 +39,7 @@ def test_first_crawl_stores_every_article_once_per_language(mirror, engine, craw
         assert str(article.published) == expected[path]["published"], path
         assert article.versions == 1 and article.state == "live", path
     with Session(engine) as session:
-        run = repository.list_runs(session)[0]
+        run = runs.list_runs(session)[0]
     assert run.status == "complete" and run.is_baseline
     assert run.stats["versions_written"] == len(expected)
     assert run.stats["extraction_failed"] == 0
@@ -66,7 +66,7 @@ def test_recrawling_the_same_snapshot_writes_no_version(mirror, engine, crawl, s
 
     assert stored(engine) == before
     with Session(engine) as session:
-        latest, first = repository.list_runs(session)[:2]
+        latest, first = runs.list_runs(session)[:2]
     assert latest.status == "complete" and not latest.is_baseline
     assert latest.stats["versions_written"] == 0
     assert latest.stats["articles_seen"] == first.stats["articles_seen"] == len(before)

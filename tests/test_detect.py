@@ -13,6 +13,7 @@ from crawler.pipelines import run_status
 from monitor.cli import main
 from monitor.history import list_changes
 from storage import repository
+from storage.runs import RunSummary, list_runs
 
 # Detection is tested on full runs: the fixture's releases are years old, and an incremental
 # night re-reads only its share of those (tests/test_incremental.py).
@@ -34,9 +35,9 @@ def observed(engine, run_id: int) -> list[dict]:
     )
 
 
-def runs(engine) -> list[repository.RunSummary]:
+def runs(engine) -> list[RunSummary]:
     with Session(engine) as session:
-        return repository.list_runs(session)[::-1]  # oldest first
+        return list_runs(session)[::-1]  # oldest first
 
 
 def test_v1_v2_v3_report_exactly_the_changes_and_an_outage_reports_none(mirror, engine, crawl, snapshots):

@@ -8,14 +8,14 @@ from sqlalchemy.orm import Session
 
 from crawler.sites import ICESCO
 from crawler.spiders.news import NewsSpider
-from storage import repository
+from storage import repository, runs
 
 INCREMENTAL = ("-a", "mode=incremental")
 
 
-def latest_run(engine) -> repository.RunSummary:
+def latest_run(engine) -> runs.RunSummary:
     with Session(engine) as session:
-        return repository.list_runs(session)[0]
+        return runs.list_runs(session)[0]
 
 
 def article_requests(mirror) -> list[str]:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from storage import runlock
+from storage import runs
 from storage.models import Article, CrawlRun
 
 HOST = socket.gethostname()
@@ -36,19 +36,19 @@ def count(engine, model) -> int:
 
 
 def test_a_claim_starts_a_running_run_owned_by_this_process(engine):
-    claim = runlock.claim(engine, "icesco")
+    claim = runs.claim(engine, "icesco")
 
     (run,) = all_runs(engine)
     assert (run.id, run.status, run.is_baseline) == (claim.run_id, "running", True)
-    assert (run.pid, run.hostname) == (runlock.Owner.this_process().pid, HOST)
+    assert (run.pid, run.hostname) == (runs.Owner.this_process().pid, HOST)
     assert run.heartbeat_at == run.started_at and claim.took_over is None
 
 
 def test_a_live_lock_refuses_a_second_claim_and_writes_nothing(engine):
-    first = runlock.claim(engine, "icesco")
+    first = runs.claim(engine, "icesco")
 
-    with pytest.raises(runlock.CrawlAlreadyRunning) as refused:
-        runlock.claim(engine, "icesco")
+    with pytest.raises(runs.CrawlAlreadyRunning) as refused:
+        runs.claim(engine, "icesco")
 
     assert refused.value.run_id == first.run_id
     assert f"run {first.run_id}, started" in str(refused.value) and "already running" in str(refused.value)
@@ -56,45 +56,45 @@ def test_a_live_lock_refuses_a_second_claim_and_writes_nothing(engine):
 
 
 def test_the_lock_is_per_site(engine):
-    runlock.claim(engine, "icesco")
-    runlock.claim(engine, "other")
+    runs.claim(engine, "icesco")
+    runs.claim(engine, "other")
 
     assert sorted((r.site, r.status) for r in all_runs(engine)) == [("icesco", "running"), ("other", "running")]
 
 
 def test_a_finished_run_frees_the_lock(engine):
-    first = runlock.claim(engine, "icesco")
+    first = runs.claim(engine, "icesco")
     with Session(engine) as session, session.begin():
         session.get(CrawlRun, first.run_id).status = "complete"
 
-    second = runlock.claim(engine, "icesco")
+    second = runs.claim(engine, "icesco")
 
     assert second.took_over is None and second.run_id != first.run_id
 
 
 def test_the_lock_of_a_dead_process_on_this_host_is_taken_over(engine):
     pid = dead_pid()
-    stale = runlock.claim(engine, "icesco", owner=runlock.Owner(pid, HOST))
+    stale = runs.claim(engine, "icesco", owner=runs.Owner(pid, HOST))
 
-    claim = runlock.claim(engine, "icesco")
+    claim = runs.claim(engine, "icesco")
 
     old, new = all_runs(engine)
     assert claim.took_over == old.id == stale.run_id and new.id == claim.run_id
     assert old.status == "failed" and old.finished_at is not None
     assert old.error == f"abandoned: process {pid} on {HOST} died"
-    assert new.status == "running" and new.pid == runlock.Owner.this_process().pid
+    assert new.status == "running" and new.pid == runs.Owner.this_process().pid
 
 
 def test_a_lock_on_another_host_is_taken_over_only_once_its_heartbeat_is_stale(engine):
-    elsewhere = runlock.Owner(4242, "another-host")
-    held = runlock.claim(engine, "icesco", owner=elsewhere)
+    elsewhere = runs.Owner(4242, "another-host")
+    held = runs.claim(engine, "icesco", owner=elsewhere)
 
-    with pytest.raises(runlock.CrawlAlreadyRunning):  # its heartbeat is fresh: it may well be alive
-        runlock.claim(engine, "icesco", stale_after=dt.timedelta(minutes=30))
+    with pytest.raises(runs.CrawlAlreadyRunning):  # its heartbeat is fresh: it may well be alive
+        runs.claim(engine, "icesco", stale_after=dt.timedelta(minutes=30))
     with Session(engine) as session, session.begin():
         session.execute(update(CrawlRun).where(CrawlRun.id == held.run_id)
                         .values(heartbeat_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=31)))
-    claim = runlock.claim(engine, "icesco", stale_after=dt.timedelta(minutes=30))
+    claim = runs.claim(engine, "icesco", stale_after=dt.timedelta(minutes=30))
 
     old, new = all_runs(engine)
     assert claim.took_over == old.id and old.status == "failed"
@@ -103,16 +103,16 @@ def test_a_lock_on_another_host_is_taken_over_only_once_its_heartbeat_is_stale(e
 
 
 def test_a_heartbeat_refreshes_only_its_owners_running_run(engine):
-    owner = runlock.Owner.this_process()
-    claim = runlock.claim(engine, "icesco", owner=owner)
+    owner = runs.Owner.this_process()
+    claim = runs.claim(engine, "icesco", owner=owner)
     before = all_runs(engine)[0].heartbeat_at
 
-    assert runlock.beat(engine, claim.run_id, owner)
+    assert runs.beat(engine, claim.run_id, owner)
     assert all_runs(engine)[0].heartbeat_at > before
-    assert not runlock.beat(engine, claim.run_id, runlock.Owner(owner.pid + 1, owner.hostname))
+    assert not runs.beat(engine, claim.run_id, runs.Owner(owner.pid + 1, owner.hostname))
     with Session(engine) as session, session.begin():
         session.get(CrawlRun, claim.run_id).status = "failed"  # taken over as abandoned
-    assert not runlock.beat(engine, claim.run_id, owner)
+    assert not runs.beat(engine, claim.run_id, owner)
 
 
 def test_concurrent_claims_grant_the_lock_exactly_once(engine):
@@ -124,8 +124,8 @@ def test_concurrent_claims_grant_the_lock_exactly_once(engine):
         barrier.wait()
         try:
             # Other hosts, fresh heartbeats: every holder counts as alive.
-            granted.append(runlock.claim(engine, "icesco", owner=runlock.Owner(4242, f"host-{n}")))
-        except runlock.CrawlAlreadyRunning as error:
+            granted.append(runs.claim(engine, "icesco", owner=runs.Owner(4242, f"host-{n}")))
+        except runs.CrawlAlreadyRunning as error:
             refused.append(error)
         except Exception as error:  # noqa: BLE001 -- reported by the assertion below
             crashed.append(error)
@@ -145,7 +145,7 @@ def test_concurrent_claims_grant_the_lock_exactly_once(engine):
 
 
 def test_a_crawl_is_refused_while_another_runs_and_touches_nothing(mirror, engine, crawl):
-    holder = runlock.claim(engine, "icesco")  # held by this (live) test process
+    holder = runs.claim(engine, "icesco")  # held by this (live) test process
 
     result = crawl(mirror.base_url, engine, check=False)
 
@@ -160,7 +160,7 @@ def test_a_crawl_is_refused_while_another_runs_and_touches_nothing(mirror, engin
 
 def test_a_crawl_takes_over_the_lock_of_a_dead_crawl(mirror, engine, crawl):
     pid = dead_pid()
-    runlock.claim(engine, "icesco", owner=runlock.Owner(pid, HOST))
+    runs.claim(engine, "icesco", owner=runs.Owner(pid, HOST))
 
     crawl(mirror.base_url, engine, NEWSWATCH_HEARTBEAT_SECONDS="0.05")
 

@@ -26,6 +26,7 @@ from fixtures.synthetic import RELEASES
 from monitor.history import list_changes
 from monitor.mirror import Mirror
 from storage import repository
+from storage.runs import RunSummary, list_runs
 
 INCREMENTAL = ("-a", "mode=incremental")
 REVALIDATE = 1000  # each old article is due one night in a thousand: tonight, almost none
@@ -57,9 +58,9 @@ def path_of(url: str) -> str:
     return unquote(urlsplit(url).path)
 
 
-def runs(engine) -> list[repository.RunSummary]:
+def runs(engine) -> list[RunSummary]:
     with Session(engine) as session:
-        return repository.list_runs(session)[::-1]  # oldest first
+        return list_runs(session)[::-1]  # oldest first
 
 
 def changes(engine, run_id: int) -> list[tuple[str, str, list[str]]]:

@@ -27,19 +27,8 @@ from sqlalchemy.orm import Session
 from storage.content import content_hash, normalize_text
 from storage.db import alembic_config, make_engine, migrate, migration_transaction
 from storage.models import Article, ArticleVersion, Base, CrawlRun
-from storage.repository import (
-    ArticleSummary,
-    Recorded,
-    RunNotFound,
-    RunSummary,
-    finish_run,
-    get_article,
-    list_articles,
-    list_runs,
-    record_article,
-    start_run,
-    versions_of,
-)
+from storage.repository import ArticleSummary, Recorded, get_article, list_articles, record_article, versions_of
+from storage.runs import RunNotFound, RunSummary, finish_run, list_runs, start_run
 
 REPO = Path(__file__).resolve().parents[1]
 SITE = "icesco"

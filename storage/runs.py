@@ -1,25 +1,27 @@
-"""The crawl lock: at most one running crawl per site, held by its `running` row in `crawl_runs`.
+"""Crawl runs: starting, closing and listing them, and the crawl lock they hold while running.
 
-The database enforces it (the partial unique index `uq_crawl_runs_one_running_per_site`);
-this module claims it for a process, keeps it fresh (a heartbeat), tells whether the process
-holding it is dead, and takes over a lock whose owner died. It knows nothing of Scrapy.
+The lock is a run's `running` row in `crawl_runs`, at most one per site: the database
+enforces it (the partial unique index `uq_crawl_runs_one_running_per_site`). This module
+claims it for a process, keeps it fresh (a heartbeat), tells whether the process holding it
+is dead, and takes over a lock whose owner died. It knows nothing of Scrapy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import socket
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from storage import repository
 from storage.db import BEGIN_IMMEDIATE
-from storage.models import CrawlRun
+from storage.models import RUN_STATUSES, Article, CrawlRun
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,23 @@ logger = logging.getLogger(__name__)
 DEFAULT_STALE_AFTER = dt.timedelta(minutes=30)
 # Claiming races another claimer at most this many times (each round, one of them wins).
 _ATTEMPTS = 3
+
+
+class RunNotFound(LookupError):
+    """No crawl run has the given id."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One line of the run list."""
+
+    id: int
+    site: str
+    status: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    is_baseline: bool
+    stats: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,66 @@ class CrawlAlreadyRunning(RuntimeError):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def start_run(session: Session, site: str) -> CrawlRun:
+    """A new running crawl of `site`; the baseline run when nothing of the site is stored yet."""
+    has_articles = session.scalar(select(exists().where(Article.site == site)))
+    run = CrawlRun(site=site, started_at=_now(), status="running", stats={}, is_baseline=not has_articles)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def finish_run(
+    session: Session, run_id: int, status: str, stats: dict[str, Any], *, error: str | None = None
+) -> None:
+    """Close a run with its final status and (Scrapy) stats; datetimes in stats become ISO strings."""
+    if status not in RUN_STATUSES or status == "running":
+        raise ValueError(f"cannot finish run {run_id} as {status!r}: use complete, incomplete or failed")
+    run = session.get(CrawlRun, run_id)
+    if run is None:
+        raise RunNotFound(f"no crawl run with id {run_id}")
+    run.status = status
+    run.finished_at = _now()
+    run.stats = _as_json(stats)
+    run.error = error
+
+
+def _as_json(value: dict[str, Any]) -> dict[str, Any]:
+    """`value` as it will read back from a JSON column (Scrapy stats hold datetimes)."""
+
+    def encode(obj: object) -> str:
+        if isinstance(obj, dt.date):  # datetimes included
+            return obj.isoformat()
+        raise TypeError(f"stats value {obj!r} of type {type(obj).__name__} is not JSON serialisable")
+
+    return json.loads(json.dumps(value, default=encode))
+
+
+def list_runs(session: Session) -> list[RunSummary]:
+    """All crawl runs, newest first."""
+    runs = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()))
+    return [
+        RunSummary(
+            id=run.id,
+            site=run.site,
+            status=run.status,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            is_baseline=run.is_baseline,
+            stats=run.stats,
+        )
+        for run in runs
+    ]
+
+
+def latest_run_id(session: Session) -> int:
+    """The newest run; RunNotFound when there is none."""
+    run_id = session.scalar(select(func.max(CrawlRun.id)))
+    if run_id is None:
+        raise RunNotFound("no crawl run yet: run `scrapy crawl news` first")
+    return run_id
 
 
 def pid_alive(pid: int) -> bool:
@@ -121,7 +200,7 @@ def claim(engine: Engine, site: str, *, owner: Owner | None = None,
         for _ in range(_ATTEMPTS):
             try:
                 with session.begin_nested():
-                    run = repository.start_run(session, site)
+                    run = start_run(session, site)
                     run.pid, run.hostname, run.heartbeat_at = owner.pid, owner.hostname, run.started_at
             except IntegrityError:  # the partial unique index: someone holds the lock
                 pass
