@@ -10,12 +10,12 @@ from scrapy.utils.asyncio import create_looping_call
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from crawler import config
 from crawler import signals as newswatch_signals
 from crawler.extraction import NotAnArticle, extract
 from crawler.extraction.pool import ExtractionPool
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord, ArticleUnchanged
 from crawler.runlock import claim_run
-from crawler.sites import PROFILES
 from storage import events, repository, runs
 from storage.db import make_engine, migrate
 
@@ -32,7 +32,7 @@ class ExtractPipeline:
 
     def __init__(self, crawler) -> None:
         self.stats = crawler.stats
-        self.profile = PROFILES[crawler.settings.get("NEWSWATCH_SITE", "icesco")]
+        self.profile = config.site_profile(crawler.settings)
         self.workers = crawler.settings.getint("NEWSWATCH_EXTRACT_WORKERS")
         self.pool: ExtractionPool | None = None
 
@@ -81,14 +81,14 @@ class StorePipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         settings = crawler.settings
-        self.site = settings.get("NEWSWATCH_SITE", "icesco")
+        self.site = config.site_profile(settings).name
         self.database_url = database_url
         self.engine = None
         self.run_id: int | None = None
         self.min_ratio = settings.getfloat("NEWSWATCH_MIN_LENGTH_RATIO")
         self.max_failure_rate = settings.getfloat("NEWSWATCH_MAX_FAILURE_RATE")
-        self.batch_size = max(1, settings.getint("NEWSWATCH_STORE_BATCH", 100))
-        self.batch_seconds = settings.getfloat("NEWSWATCH_STORE_SECONDS", 2.0)
+        self.batch_size = settings.getint("NEWSWATCH_STORE_BATCH")
+        self.batch_seconds = settings.getfloat("NEWSWATCH_STORE_SECONDS")
         self.pending: list = []
         self.flusher = None
 

@@ -29,7 +29,7 @@ def claim_run(crawler, engine: Engine, site: str) -> runs.Claim:
     A refusal (`CrawlAlreadyRunning`) is logged once, as one ERROR line, and raised again, so
     that the crawl stops at start-up and `scrapy crawl` exits with status 1.
     """
-    stale_after = dt.timedelta(minutes=crawler.settings.getfloat("NEWSWATCH_LOCK_STALE_MINUTES", 30))
+    stale_after = dt.timedelta(minutes=crawler.settings.getfloat("NEWSWATCH_LOCK_STALE_MINUTES"))
     try:
         return runs.claim(engine, site, stale_after=stale_after)
     except runs.CrawlAlreadyRunning as refusal:
@@ -69,7 +69,7 @@ class RunHeartbeat:
 
     @classmethod
     def from_crawler(cls, crawler):
-        interval = crawler.settings.getfloat("NEWSWATCH_HEARTBEAT_SECONDS", 60)
+        interval = crawler.settings.getfloat("NEWSWATCH_HEARTBEAT_SECONDS")
         if interval <= 0:
             raise NotConfigured("NEWSWATCH_HEARTBEAT_SECONDS is not positive: no heartbeat")
         extension = cls(crawler, interval)

@@ -46,7 +46,7 @@ def record(title: str) -> ArticleRecord:
 @pytest.fixture
 def pipeline(unmigrated_database_url: str):
     crawler = get_crawler(settings_dict={
-        "NEWSWATCH_DATABASE_URL": unmigrated_database_url, "NEWSWATCH_STORE_BATCH": 3,
+        "NEWSWATCH_SITE": "icesco", "NEWSWATCH_DATABASE_URL": unmigrated_database_url, "NEWSWATCH_STORE_BATCH": 3,
         "NEWSWATCH_STORE_SECONDS": 0, "NEWSWATCH_MAX_FAILURE_RATE": 0.05, "NEWSWATCH_MIN_LENGTH_RATIO": 0.5,
     })
     pipeline = StorePipeline.from_crawler(crawler)

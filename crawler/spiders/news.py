@@ -32,9 +32,9 @@ from scrapy.utils.sitemap import sitemap_urls_from_robots
 from sqlalchemy.orm import Session
 from twisted.python.failure import Failure
 
+from crawler import config
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleUnchanged
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
-from crawler.sites import PROFILES, SiteProfile
 from crawler.urls import article_ref, canonicalize, language_of
 from storage import repository
 from storage.db import make_engine, migrate
@@ -53,33 +53,33 @@ class NewsSpider(scrapy.Spider):
 
     def __init__(self, *args, languages: str | None = None, mode: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._languages_arg = languages
-        self._mode_arg = mode
+        self._arguments = {"languages": languages, "mode": mode}
         self.known: dict[str, repository.KnownArticle] = {}
         self.all_known_pages: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        settings = crawler.settings
-        site = settings.get("NEWSWATCH_SITE", "icesco")
-        if site not in PROFILES:
-            raise ValueError(f"unknown site {site!r} (NEWSWATCH_SITE); known: {', '.join(PROFILES)}")
-        spider.profile = PROFILES[site]
-        spider.site_url = settings.get("NEWSWATCH_SITE_URL").rstrip("/")
-        spider.languages = _languages(spider._languages_arg or settings.get("NEWSWATCH_LANGUAGES"), spider.profile)
-        mode = spider._mode_arg or settings.get("NEWSWATCH_MODE")
-        if mode not in ("incremental", "full"):
-            raise ValueError(f"unknown mode {mode!r}: use -a mode=full or -a mode=incremental")
-        spider.full = mode == "full"
-        spider.known_pages_depth = settings.getint("NEWSWATCH_KNOWN_PAGES_DEPTH")
-        spider.recent_days = settings.getint("NEWSWATCH_RECENT_DAYS")
-        spider.revalidate_days = max(1, settings.getint("NEWSWATCH_REVALIDATE_DAYS"))
-        spider.sitemaps = settings.getbool("NEWSWATCH_SITEMAPS")
-        spider.max_sitemap_size = settings.getint("DOWNLOAD_MAXSIZE")
+        # `-a mode=...` and `-a languages=...` are settings under other names: set them now,
+        # before the settings are checked and frozen; they are read once the crawl starts.
+        config.from_spider_arguments(crawler.settings, spider._arguments)
         return spider
 
+    def _read_settings(self) -> None:
+        """This crawl's settings, checked at start-up (crawler.config)."""
+        settings = self.settings
+        self.profile = config.site_profile(settings)
+        self.site_url = config.site_url(settings)
+        self.languages = config.languages(settings)
+        self.full = config.full_mode(settings)
+        self.known_pages_depth = settings.getint("NEWSWATCH_KNOWN_PAGES_DEPTH")
+        self.recent_days = settings.getint("NEWSWATCH_RECENT_DAYS")
+        self.revalidate_days = settings.getint("NEWSWATCH_REVALIDATE_DAYS")
+        self.sitemaps = settings.getbool("NEWSWATCH_SITEMAPS")
+        self.max_sitemap_size = settings.getint("DOWNLOAD_MAXSIZE")
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        self._read_settings()
         self.known = {article.url: article for article in self.known_articles()}
         for language in self.languages:
             yield self.listing_request(self.site_url + quote(self.profile.listing_paths[language]), language)
@@ -294,19 +294,6 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("newswatch/listing_failed" if listing else "newswatch/fetch_failed")
         self.logger.warning("%s %s failed: %s", "listing" if listing else "article", request.url,
                             failure.getErrorMessage())
-
-
-def _languages(value: str | list[str], profile: SiteProfile) -> tuple[str, ...]:
-    """Parse `en,fr,ar`; refuse a language the site profile does not know."""
-    items = value.split(",") if isinstance(value, str) else value
-    languages = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
-    unknown = [lang for lang in languages if lang not in profile.languages]
-    if unknown or not languages:
-        raise ValueError(
-            f"unknown language(s) {', '.join(unknown) or '(none given)'} in NEWSWATCH_LANGUAGES; "
-            f"{profile.name} has {', '.join(profile.languages)}"
-        )
-    return languages
 
 
 def _header(response: Response, name: bytes) -> str | None:
