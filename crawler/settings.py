@@ -70,9 +70,10 @@ TELNETCONSOLE_ENABLED = False
 # asyncio tasks per response for nothing (a fifth of the crawl process's time).
 CONCURRENT_ITEMS = 16
 
-# Change detection runs when a crawl's run is recorded (wired by path: crawler never imports monitor).
 EXTENSIONS = {
-    "crawler.runlock.RunHeartbeat": 100,  # keeps this crawl's lock alive while it runs
+    # The run's life: claimed at start-up, heartbeat, known articles, closed with status and stats.
+    "crawler.runs.RunLifecycle": 100,
+    # Change detection, once the run is recorded (wired by path: crawler never imports monitor).
     "monitor.extension.DetectChanges": 500,
 }
 

@@ -23,21 +23,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
-from sqlalchemy.orm import Session
 from twisted.python.failure import Failure
 
 from crawler import config
+from crawler import signals as newswatch_signals
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleUnchanged
+from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
 from crawler.urls import article_ref, canonicalize, language_of
 from storage import repository
-from storage.db import make_engine, migrate
 
 REDIRECTS = (301, 302, 303, 307, 308)
 GONE = (404, 410)
@@ -54,7 +54,7 @@ class NewsSpider(scrapy.Spider):
     def __init__(self, *args, languages: str | None = None, mode: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._arguments = {"languages": languages, "mode": mode}
-        self.known: dict[str, repository.KnownArticle] = {}
+        self.known: Mapping[str, repository.KnownArticle] = {}
         self.all_known_pages: dict[str, int] = {}
 
     @classmethod
@@ -63,7 +63,12 @@ class NewsSpider(scrapy.Spider):
         # `-a mode=...` and `-a languages=...` are settings under other names: set them now,
         # before the settings are checked and frozen; they are read once the crawl starts.
         config.from_spider_arguments(crawler.settings, spider._arguments)
+        crawler.signals.connect(spider.run_started, signal=newswatch_signals.run_started)
         return spider
+
+    def run_started(self, run: Run) -> None:
+        """The run's extension (crawler.runs) read the articles already stored: re-check them."""
+        self.known = run.known
 
     def _read_settings(self) -> None:
         """This crawl's settings, checked at start-up (crawler.config)."""
@@ -80,7 +85,6 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self._read_settings()
-        self.known = {article.url: article for article in self.known_articles()}
         for language in self.languages:
             yield self.listing_request(self.site_url + quote(self.profile.listing_paths[language]), language)
             yield scrapy.Request(self.site_url + f"/{language}/feed/", callback=self.parse_feed,
@@ -102,17 +106,6 @@ class NewsSpider(scrapy.Spider):
         if article.published is None or (today - article.published).days <= self.recent_days:
             return RECENT
         return SHARE if article.id % self.revalidate_days == today.toordinal() % self.revalidate_days else None
-
-    def known_articles(self) -> list[repository.KnownArticle]:
-        """The articles already stored for this site and these languages (on this site URL)."""
-        engine = make_engine(self.settings.get("NEWSWATCH_DATABASE_URL"))
-        try:
-            migrate(engine)
-            with Session(engine) as session:
-                known = repository.known_articles(session, self.profile.name, self.languages)
-        finally:
-            engine.dispose()
-        return [article for article in known if canonicalize(article.url, self.profile, self.site_url) == article.url]
 
     def listing_request(self, url: str, language: str) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_listing, errback=self.fetch_failed,
