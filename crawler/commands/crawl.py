@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
+from scrapy.addons import AddonManager
 from scrapy.commands import crawl
 from scrapy.exceptions import UsageError
 
@@ -17,10 +17,11 @@ class Command(crawl.Command):
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
-        # What the crawl will see: the environment (the add-on applies it when the crawl
-        # starts, on this same object) and the spider arguments that are settings.
+        # The settings the crawl will start from: with the add-ons' early settings (the
+        # environment, crawler.config.Environment), which Scrapy applies after this method,
+        # and the spider arguments that are settings.
         settings = self.settings.copy()
-        config.from_environment(settings, os.environ)
+        AddonManager.load_pre_crawler_settings(settings)
         config.from_spider_arguments(settings, opts.spargs)
         try:
             config.check(settings)
