@@ -164,3 +164,5 @@ ICESCO = SiteProfile(
 )
 
 PROFILES = {ICESCO.name: ICESCO}
+# The site crawled unless NEWSWATCH_SITE names another profile.
+DEFAULT_SITE = ICESCO.name

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 # A relative SQLite path is relative to the working directory of the process.
 DEFAULT_DATABASE_URL = "sqlite:///newswatch.db"
@@ -20,6 +22,34 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 BEGIN_IMMEDIATE = "newswatch_sqlite_begin_immediate"
 # Any constant unique to this application: the PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK_KEY = 0x6E657773  # "news"
+
+
+class BadDatabaseURL(ValueError):
+    """A database URL no engine can be made from here; the message says why."""
+
+
+# What a database URL may be, for messages; SQLite and PostgreSQL are the ones tested.
+ACCEPTED_URLS = ("sqlite:///FILE (in an existing directory) or postgresql+psycopg://USER@HOST/DATABASE "
+                 "(pip install -e '.[postgres]')")
+
+
+def check_url(url: str) -> None:
+    """Raise BadDatabaseURL unless `url` parses, names an installed driver and, for an SQLite
+    file, a directory that exists (SQLite creates the file, not its directory). Connects to nothing."""
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as error:
+        raise BadDatabaseURL(f"not a database URL ({error}); use {ACCEPTED_URLS}") from error
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        raise BadDatabaseURL(f"the driver of {parsed.drivername} is not installed ({error}); "
+                             f"use {ACCEPTED_URLS}") from error
+    if dialect.name == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            raise BadDatabaseURL(f"no directory {folder} for the SQLite file; use {ACCEPTED_URLS}")
 
 
 def make_engine(url: str) -> Engine:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from crawler.pipelines import run_status
+from crawler.runs import run_status
 from monitor.cli import main
 from monitor.history import list_changes
 from storage import repository

@@ -83,7 +83,7 @@ def test_an_extractor_error_is_a_failed_extraction_of_that_page(monkeypatch, cap
         raise IndexError("list index out of range")
 
     monkeypatch.setattr("crawler.pipelines.extract", broken)
-    pipeline = ExtractPipeline(get_crawler(settings_dict={"NEWSWATCH_EXTRACT_WORKERS": 0}))
+    pipeline = ExtractPipeline(get_crawler(settings_dict={"NEWSWATCH_SITE": "icesco", "NEWSWATCH_EXTRACT_WORKERS": 0}))
     page = ArticlePage(url=ARTICLE.url, fetched_url=ARTICLE.url, language="en", status=200,
                        body=ARTICLE.html.read_bytes(), fetched_at=dt.datetime(2026, 11, 27, tzinfo=dt.UTC))
     with pytest.raises(DropItem, match="IndexError"), caplog.at_level(logging.ERROR):

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from monitor.cli import main
 from monitor.jobs import nightly_crawl, retry_notify
 from monitor.scheduler import JOBSTORE_TABLE, NIGHTLY_JOB, NOTIFY_JOB, ScheduleConfig, build_scheduler, run_forever
-from storage.runs import claim as claim_run
+from storage import runs as crawl_runs  # `runs` below lists the runs of a database
 from storage.db import alembic_config
 from storage.models import CrawlRun
 
@@ -214,7 +214,7 @@ def test_a_crawl_killed_midway_leaves_its_run_failed_not_running(engine, databas
 
 def test_a_nightly_crawl_refused_by_a_running_crawl_leaves_it_alone(mirror, engine, database_url, monkeypatch):
     monkeypatch.setenv("NEWSWATCH_SITE_URL", mirror.base_url)
-    holder = claim_run(engine, "icesco")  # a manual crawl, still running (this live process)
+    holder = crawl_runs.claim(engine, "icesco")  # a manual crawl, still running (this live process)
 
     report = nightly_crawl(crawl_command=CRAWL, notify_command=SUCCEED)
 

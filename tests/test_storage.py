@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
@@ -25,7 +26,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm import Session
 
 from storage.content import content_hash, normalize_text
-from storage.db import alembic_config, make_engine, migrate, migration_transaction
+from storage.db import BadDatabaseURL, alembic_config, check_url, make_engine, migrate, migration_transaction
 from storage.models import Article, ArticleVersion, Base, CrawlRun
 from storage.repository import ArticleSummary, Recorded, get_article, list_articles, record_article, versions_of
 from storage.runs import RunNotFound, RunSummary, finish_run, list_runs, start_run
@@ -154,6 +155,22 @@ def test_a_relative_sqlite_path_is_relative_to_the_working_directory(
     migrate(engine)
     engine.dispose()
     assert (tmp_path / "relative.db").is_file()
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("sqlite:////nonexistent/dir/newswatch.db", "no directory /nonexistent/dir for the SQLite file"),
+    ("mysql://user@host/newswatch", "the driver of mysql is not installed (No module named 'MySQLdb')"),
+    ("nosuchdb://host/newswatch", "not a database URL"),
+    ("newswatch.db", "not a database URL"),
+])
+def test_a_database_url_no_engine_can_use_is_refused_with_its_reason(url: str, reason: str) -> None:
+    with pytest.raises(BadDatabaseURL, match=r"^" + re.escape(reason) + r".*; use sqlite:///FILE"):
+        check_url(url)
+
+
+@pytest.mark.parametrize("url", ["sqlite:///newswatch.db", "sqlite://", "postgresql+psycopg://user@host/db"])
+def test_a_usable_database_url_is_accepted_without_connecting(url: str) -> None:
+    check_url(url)
 
 
 def test_canonical_url_is_unique_in_the_database(engine: Engine) -> None:

@@ -1,5 +1,8 @@
 """The store pipeline: articles are committed in batches, and one that cannot be stored costs
-only itself — the others are kept and the run says it is incomplete, not that news changed."""
+only itself — the others are kept and the run says it is incomplete, not that news changed.
+
+The pipeline writes into the run its extension (crawler.runs) claimed, as in a crawl: the run
+reaches it through the `run_started` signal, and is closed after the pipeline's last batch."""
 
 from __future__ import annotations
 
@@ -11,10 +14,14 @@ from scrapy.utils.test import get_crawler
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crawler import settings as project_settings
 from crawler.extraction import Extracted
 from crawler.items import ArticlePage, ArticleRecord
 from crawler.pipelines import StorePipeline
+from crawler.runs import RunLifecycle
 from storage.db import make_engine
+
+PROJECT_SETTINGS = {name: value for name, value in vars(project_settings).items() if name.isupper()}
 from storage.models import Article, ArticleVersion, CrawlRun
 
 FETCHED = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
@@ -44,15 +51,23 @@ def record(title: str) -> ArticleRecord:
 
 
 @pytest.fixture
-def pipeline(unmigrated_database_url: str):
+def crawler(unmigrated_database_url: str):
+    """A crawler with the run's extension built (run claimed), as Scrapy builds it before its engine."""
     crawler = get_crawler(settings_dict={
-        "NEWSWATCH_DATABASE_URL": unmigrated_database_url, "NEWSWATCH_STORE_BATCH": 3,
-        "NEWSWATCH_STORE_SECONDS": 0, "NEWSWATCH_MAX_FAILURE_RATE": 0.05, "NEWSWATCH_MIN_LENGTH_RATIO": 0.5,
+        **PROJECT_SETTINGS, "NEWSWATCH_DATABASE_URL": unmigrated_database_url, "NEWSWATCH_STORE_BATCH": 3,
+        "NEWSWATCH_STORE_SECONDS": 0, "NEWSWATCH_HEARTBEAT_SECONDS": 0,
+        "EXTENSIONS": {"crawler.runs.RunLifecycle": 100}, "ADDONS": {},
     })
+    yield crawler
+    crawler.get_extension(RunLifecycle).run.engine.dispose()
+
+
+@pytest.fixture
+def pipeline(crawler) -> StorePipeline:
     pipeline = StorePipeline.from_crawler(crawler)
     pipeline.open_spider()
-    yield pipeline
-    pipeline.engine.dispose()
+    crawler.get_extension(RunLifecycle).spider_opened()  # sends run_started
+    return pipeline
 
 
 def stored_titles(url: str) -> list[str]:
@@ -63,31 +78,32 @@ def stored_titles(url: str) -> list[str]:
     return list(titles)
 
 
-def test_articles_are_stored_once_a_batch_is_full(pipeline: StorePipeline) -> None:
+def test_articles_are_stored_once_a_batch_is_full(pipeline: StorePipeline, unmigrated_database_url: str) -> None:
     pipeline.process_item(record("First release"))
     pipeline.process_item(record("Second release"))
-    assert stored_titles(pipeline.database_url) == []  # not yet committed: the batch holds three
+    assert stored_titles(unmigrated_database_url) == []  # not yet committed: the batch holds three
     pipeline.process_item(record("Third release"))
-    assert stored_titles(pipeline.database_url) == ["First release", "Second release", "Third release"]
+    assert stored_titles(unmigrated_database_url) == ["First release", "Second release", "Third release"]
     assert pipeline.stats.get_value("newswatch/versions_written") == 3
 
 
 def test_an_article_the_database_refuses_costs_only_itself(
-        pipeline: StorePipeline, caplog: pytest.LogCaptureFixture) -> None:
-    with pipeline.engine.begin() as connection:
-        for statement in REFUSE[pipeline.engine.dialect.name]:
+        crawler, pipeline: StorePipeline, unmigrated_database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    with pipeline.run.engine.begin() as connection:
+        for statement in REFUSE[pipeline.run.engine.dialect.name]:
             connection.exec_driver_sql(statement)
     for title in ("First release", "Refused release", "Third release", "Fourth release"):
         pipeline.process_item(record(title))
     with caplog.at_level(logging.WARNING):
-        pipeline.spider_closed(spider=None, reason="finished")  # the last, unfilled batch is written too
+        pipeline.close_spider()  # the last, unfilled batch is written too
+        crawler.get_extension(RunLifecycle).spider_closed(reason="finished")  # then the run is closed
 
-    assert stored_titles(pipeline.database_url) == ["First release", "Fourth release", "Third release"]
+    assert stored_titles(unmigrated_database_url) == ["First release", "Fourth release", "Third release"]
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert errors == ["could not store https://icesco.org/en/2026/11/26/refused-release/"]
     stats = pipeline.stats.get_stats()
     assert (stats["newswatch/store_failed"], stats["newswatch/versions_written"]) == (1, 3)
-    engine = make_engine(pipeline.database_url)
+    engine = make_engine(unmigrated_database_url)
     with Session(engine) as session:
         run = session.scalars(select(CrawlRun)).one()
         articles = session.scalar(select(func.count()).select_from(Article))

@@ -23,21 +23,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
-from sqlalchemy.orm import Session
 from twisted.python.failure import Failure
 
+from crawler import config
+from crawler import signals as newswatch_signals
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleUnchanged
+from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
-from crawler.sites import PROFILES, SiteProfile
 from crawler.urls import article_ref, canonicalize, language_of
 from storage import repository
-from storage.db import make_engine, migrate
 
 REDIRECTS = (301, 302, 303, 307, 308)
 GONE = (404, 410)
@@ -53,34 +53,38 @@ class NewsSpider(scrapy.Spider):
 
     def __init__(self, *args, languages: str | None = None, mode: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._languages_arg = languages
-        self._mode_arg = mode
-        self.known: dict[str, repository.KnownArticle] = {}
+        self._arguments = {"languages": languages, "mode": mode}
+        self.known: Mapping[str, repository.KnownArticle] = {}
         self.all_known_pages: dict[str, int] = {}
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        settings = crawler.settings
-        site = settings.get("NEWSWATCH_SITE", "icesco")
-        if site not in PROFILES:
-            raise ValueError(f"unknown site {site!r} (NEWSWATCH_SITE); known: {', '.join(PROFILES)}")
-        spider.profile = PROFILES[site]
-        spider.site_url = settings.get("NEWSWATCH_SITE_URL").rstrip("/")
-        spider.languages = _languages(spider._languages_arg or settings.get("NEWSWATCH_LANGUAGES"), spider.profile)
-        mode = spider._mode_arg or settings.get("NEWSWATCH_MODE")
-        if mode not in ("incremental", "full"):
-            raise ValueError(f"unknown mode {mode!r}: use -a mode=full or -a mode=incremental")
-        spider.full = mode == "full"
-        spider.known_pages_depth = settings.getint("NEWSWATCH_KNOWN_PAGES_DEPTH")
-        spider.recent_days = settings.getint("NEWSWATCH_RECENT_DAYS")
-        spider.revalidate_days = max(1, settings.getint("NEWSWATCH_REVALIDATE_DAYS"))
-        spider.sitemaps = settings.getbool("NEWSWATCH_SITEMAPS")
-        spider.max_sitemap_size = settings.getint("DOWNLOAD_MAXSIZE")
+        # `-a mode=...` and `-a languages=...` are settings under other names: set them now,
+        # before the settings are checked and frozen; they are read once the crawl starts.
+        config.from_spider_arguments(crawler.settings, spider._arguments)
+        crawler.signals.connect(spider.run_started, signal=newswatch_signals.run_started)
         return spider
 
+    def run_started(self, run: Run) -> None:
+        """The run's extension (crawler.runs) read the articles already stored: re-check them."""
+        self.known = run.known
+
+    def _read_settings(self) -> None:
+        """This crawl's settings, checked at start-up (crawler.config)."""
+        settings = self.settings
+        self.profile = config.site_profile(settings)
+        self.site_url = config.site_url(settings)
+        self.languages = config.languages(settings)
+        self.full = config.full_mode(settings)
+        self.known_pages_depth = settings.getint("NEWSWATCH_KNOWN_PAGES_DEPTH")
+        self.recent_days = settings.getint("NEWSWATCH_RECENT_DAYS")
+        self.revalidate_days = settings.getint("NEWSWATCH_REVALIDATE_DAYS")
+        self.sitemaps = settings.getbool("NEWSWATCH_SITEMAPS")
+        self.max_sitemap_size = settings.getint("DOWNLOAD_MAXSIZE")
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        self.known = {article.url: article for article in self.known_articles()}
+        self._read_settings()
         for language in self.languages:
             yield self.listing_request(self.site_url + quote(self.profile.listing_paths[language]), language)
             yield scrapy.Request(self.site_url + f"/{language}/feed/", callback=self.parse_feed,
@@ -102,17 +106,6 @@ class NewsSpider(scrapy.Spider):
         if article.published is None or (today - article.published).days <= self.recent_days:
             return RECENT
         return SHARE if article.id % self.revalidate_days == today.toordinal() % self.revalidate_days else None
-
-    def known_articles(self) -> list[repository.KnownArticle]:
-        """The articles already stored for this site and these languages (on this site URL)."""
-        engine = make_engine(self.settings.get("NEWSWATCH_DATABASE_URL"))
-        try:
-            migrate(engine)
-            with Session(engine) as session:
-                known = repository.known_articles(session, self.profile.name, self.languages)
-        finally:
-            engine.dispose()
-        return [article for article in known if canonicalize(article.url, self.profile, self.site_url) == article.url]
 
     def listing_request(self, url: str, language: str) -> scrapy.Request:
         return scrapy.Request(url, callback=self.parse_listing, errback=self.fetch_failed,
@@ -294,19 +287,6 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("newswatch/listing_failed" if listing else "newswatch/fetch_failed")
         self.logger.warning("%s %s failed: %s", "listing" if listing else "article", request.url,
                             failure.getErrorMessage())
-
-
-def _languages(value: str | list[str], profile: SiteProfile) -> tuple[str, ...]:
-    """Parse `en,fr,ar`; refuse a language the site profile does not know."""
-    items = value.split(",") if isinstance(value, str) else value
-    languages = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
-    unknown = [lang for lang in languages if lang not in profile.languages]
-    if unknown or not languages:
-        raise ValueError(
-            f"unknown language(s) {', '.join(unknown) or '(none given)'} in NEWSWATCH_LANGUAGES; "
-            f"{profile.name} has {', '.join(profile.languages)}"
-        )
-    return languages
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -1,4 +1,5 @@
-"""The crawl lock: one running crawl per site, refused while its holder lives, taken over once it died."""
+"""A crawl's run: one running crawl per site (the lock), refused while its holder lives, taken over once
+it died; with the real crawl, the run's extension (crawler.runs) claims, beats and closes it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from storage import runs
-from storage.models import Article, CrawlRun
+from storage.models import Article, Change, CrawlRun
 
 HOST = socket.gethostname()
 
@@ -149,13 +150,24 @@ def test_a_crawl_is_refused_while_another_runs_and_touches_nothing(mirror, engin
 
     result = crawl(mirror.base_url, engine, check=False)
 
-    assert result.returncode != 0
+    assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if " ERROR: " in line]
     assert len(errors) == 1, result.stderr[-3000:]
     assert f"another crawl of icesco is already running: run {holder.run_id}, started " in errors[0]
     assert "Traceback" not in result.stderr
     assert [(r.id, r.status) for r in all_runs(engine)] == [(holder.run_id, "running")]
     assert count(engine, Article) == 0 and mirror.requests == []
+
+
+def test_the_run_is_closed_and_its_changes_detected_after_the_last_batch_is_stored(mirror, engine, crawl):
+    # Every article waits for the last batch, written as the spider closes.
+    crawl(mirror.base_url, engine, NEWSWATCH_STORE_BATCH="100000", NEWSWATCH_STORE_SECONDS="0")
+
+    (run,) = all_runs(engine)
+    stored = count(engine, Article)
+    assert run.status == "complete" and stored > 0
+    assert run.stats["articles_seen"] == run.stats["versions_written"] == stored
+    assert count(engine, Change) == stored  # the baseline's additions, detected once the run was closed
 
 
 def test_a_crawl_takes_over_the_lock_of_a_dead_crawl(mirror, engine, crawl):

@@ -1,0 +1,32 @@
+"""`scrapy crawl`, refusing a bad setting before anything starts: one line, and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from scrapy.addons import AddonManager
+from scrapy.commands import crawl
+from scrapy.exceptions import UsageError
+
+from crawler import config
+
+
+class Command(crawl.Command):
+    """Scrapy's `crawl`, with the project's settings checked first (crawler.config.check)."""
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        # The settings the crawl will start from: with the add-ons' early settings (the
+        # environment, crawler.config.Environment), which Scrapy applies after this method,
+        # and the spider arguments that are settings.
+        settings = self.settings.copy()
+        AddonManager.load_pre_crawler_settings(settings)
+        config.from_spider_arguments(settings, opts.spargs)
+        try:
+            config.check(settings)
+        except config.BadSetting as error:
+            # Logging is not configured yet; argparse's own message would add a usage line and
+            # name the program after `python -m scrapy`'s __main__.py.
+            sys.stderr.write(f"scrapy crawl: {error}\n")
+            raise UsageError(print_help=False) from None  # Scrapy exits with status 2, silently

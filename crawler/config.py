@@ -1,0 +1,150 @@
+"""The crawl's configuration: NEWSWATCH_* environment variables as Scrapy settings, and their check.
+
+crawler/settings.py holds the defaults. The add-on `Environment` (in ADDONS) brings in every
+NEWSWATCH_* variable of the environment that names one of those settings (and
+NEWSWATCH_LOG_LEVEL as LOG_LEVEL), at a priority above the project's and below the command
+line's: `-s NAME=value` wins over the environment, which wins over the defaults. `-a mode=...`
+and `-a languages=...` are command-line settings under other names.
+
+`check` refuses a value a crawl cannot use, with a message naming the setting and what it
+accepts (`BadSetting`). `scrapy crawl` checks before anything starts, to exit with status 2
+(crawler/commands/crawl.py); the add-on checks again as any crawl starts, however it was started.
+The readers below are what components use for settings that are more than a number.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
+
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+
+from crawler.sites import PROFILES, SiteProfile
+from storage.db import BadDatabaseURL, check_url
+
+# Above settings.py ("project", 20), below -s and -a ("cmdline", 40) and a spider's custom_settings.
+ENVIRONMENT_PRIORITY = SETTINGS_PRIORITIES["project"] + 1
+# Spider arguments that are settings under another name: `-a mode=full` is `-s NEWSWATCH_MODE=full`.
+SPIDER_ARGUMENTS = {"mode": "NEWSWATCH_MODE", "languages": "NEWSWATCH_LANGUAGES"}
+MODES = ("incremental", "full")
+
+
+class BadSetting(ValueError):
+    """A setting a crawl cannot use; the message names it and says what it accepts."""
+
+    def __init__(self, name: str, value: object, accepted: str) -> None:
+        self.name, self.value = name, value
+        super().__init__(f"bad setting {name}={value!r}: {accepted}")
+
+
+class Environment:
+    """Add-on: NEWSWATCH_* environment variables as settings; every crawl's settings checked."""
+
+    @classmethod
+    def update_pre_crawler_settings(cls, settings: BaseSettings) -> None:
+        # The process's environment, for every crawl it runs; applied before any crawler
+        # exists because Scrapy configures logging (LOG_LEVEL) then.
+        from_environment(settings, os.environ)
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        check(settings)
+
+
+def from_environment(settings: BaseSettings, environ: Mapping[str, str]) -> None:
+    """Set each NEWSWATCH_* variable of `environ` that names a setting, at ENVIRONMENT_PRIORITY."""
+    for name, value in environ.items():
+        if name == "NEWSWATCH_LOG_LEVEL":
+            settings.set("LOG_LEVEL", value, ENVIRONMENT_PRIORITY)
+        elif name.startswith("NEWSWATCH_") and name in settings:
+            settings.set(name, value, ENVIRONMENT_PRIORITY)
+
+
+def from_spider_arguments(settings: BaseSettings, arguments: Mapping[str, object]) -> None:
+    """Set the spider arguments that are settings (SPIDER_ARGUMENTS) at command-line priority."""
+    for argument, name in SPIDER_ARGUMENTS.items():
+        if arguments.get(argument) is not None:
+            settings.set(name, arguments[argument], "cmdline")
+
+
+def site_profile(settings: BaseSettings) -> SiteProfile:
+    """The profile NEWSWATCH_SITE names."""
+    name = settings.get("NEWSWATCH_SITE")
+    if name not in PROFILES:
+        raise BadSetting("NEWSWATCH_SITE", name, f"expected a profile of crawler/sites.py: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def site_url(settings: BaseSettings) -> str:
+    """Where the site is fetched from: NEWSWATCH_SITE_URL, else the profile's origin (no final slash)."""
+    value = settings.get("NEWSWATCH_SITE_URL") or site_profile(settings).origin
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise BadSetting("NEWSWATCH_SITE_URL", value, "expected an http:// or https:// URL such as https://icesco.org")
+    return value.rstrip("/")
+
+
+def languages(settings: BaseSettings) -> tuple[str, ...]:
+    """The languages NEWSWATCH_LANGUAGES (or -a languages) names; none named: all the site's."""
+    profile = site_profile(settings)
+    named = tuple(dict.fromkeys(item.strip() for item in settings.getlist("NEWSWATCH_LANGUAGES") if item.strip()))
+    if any(language not in profile.languages for language in named):
+        raise BadSetting("NEWSWATCH_LANGUAGES", ",".join(named),
+                         f"expected languages of {profile.name}, comma-separated: {','.join(profile.languages)} "
+                         "(also -a languages=...)")
+    return named or profile.languages
+
+
+def full_mode(settings: BaseSettings) -> bool:
+    """Whether NEWSWATCH_MODE (or -a mode) asks for a full run rather than an incremental one."""
+    mode = settings.get("NEWSWATCH_MODE")
+    if mode not in MODES:
+        raise BadSetting("NEWSWATCH_MODE", mode, f"expected {' or '.join(MODES)} (also -a mode=...)")
+    return mode == "full"
+
+
+# The numeric settings: the getter components read each with, the values that make sense,
+# and what to write instead of a value that does not.
+_NUMBERS: tuple[tuple[str, str, Callable[[float], bool], str], ...] = (
+    ("NEWSWATCH_KNOWN_PAGES_DEPTH", "getint", lambda n: n >= 1, "a whole number of listing pages, 1 or more"),
+    ("NEWSWATCH_RECENT_DAYS", "getint", lambda n: n >= 0, "a whole number of days, 0 or more"),
+    ("NEWSWATCH_REVALIDATE_DAYS", "getint", lambda n: n >= 1, "a whole number of days, 1 or more"),
+    ("NEWSWATCH_EXTRACT_WORKERS", "getint", lambda n: n >= 0,
+     "a whole number of worker processes, 0 or more (0: extraction in the crawl's own process)"),
+    ("NEWSWATCH_STORE_BATCH", "getint", lambda n: n >= 1, "a whole number of articles, 1 or more"),
+    ("NEWSWATCH_STORE_SECONDS", "getfloat", lambda n: n >= 0,
+     "a number of seconds, 0 or more (0: commit full batches only)"),
+    ("NEWSWATCH_MAX_FAILURE_RATE", "getfloat", lambda n: 0 <= n <= 1, "a share between 0 and 1, such as 0.05"),
+    ("NEWSWATCH_MIN_LENGTH_RATIO", "getfloat", lambda n: 0 <= n <= 1, "a share between 0 and 1, such as 0.5"),
+    ("NEWSWATCH_HEARTBEAT_SECONDS", "getfloat", lambda n: n >= 0,
+     "a number of seconds, 0 or more (0: no heartbeat)"),
+    ("NEWSWATCH_LOCK_STALE_MINUTES", "getfloat", lambda n: n > 0, "a number of minutes, more than 0"),
+)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def check(settings: BaseSettings) -> None:
+    """Raise BadSetting for the first setting a crawl could not use."""
+    site_url(settings)
+    languages(settings)
+    full_mode(settings)
+    for name, getter, sensible, expected in _NUMBERS:
+        try:
+            fits = sensible(getattr(settings, getter)(name))
+        except ValueError:
+            fits = False
+        if not fits:
+            raise BadSetting(name, settings.get(name), f"expected {expected}")
+    try:
+        settings.getbool("NEWSWATCH_SITEMAPS")
+    except ValueError:
+        raise BadSetting("NEWSWATCH_SITEMAPS", settings.get("NEWSWATCH_SITEMAPS"), "expected True or False") from None
+    level = settings.get("LOG_LEVEL")
+    if not isinstance(level, int) and level not in logging.getLevelNamesMapping():
+        raise BadSetting("LOG_LEVEL", level, f"expected {', '.join(LOG_LEVELS)} (also NEWSWATCH_LOG_LEVEL)")
+    database_url = settings.get("NEWSWATCH_DATABASE_URL")
+    try:
+        check_url(database_url)
+    except BadDatabaseURL as error:
+        raise BadSetting("NEWSWATCH_DATABASE_URL", database_url, str(error)) from None

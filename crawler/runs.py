@@ -1,0 +1,224 @@
+"""The crawl's run, from its claim to its close, in one extension (`RunLifecycle`, in EXTENSIONS).
+
+As the crawler is built, before its engine exists, the extension migrates the database, claims
+the site's crawl lock (a refused crawl has fetched and written nothing, logs one ERROR line and
+`scrapy crawl` exits with status 1) and reads the articles already known. Once the spider is
+open it hands the spider and the store pipeline the `Run` (signal `run_started`) and keeps the
+lock alive with a heartbeat. Once the spider is closed, after the item pipelines' last writes,
+it closes the run with its status and stats and announces it (signal `run_finished`).
+The database side is storage.runs; this module is the Scrapy side.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy import signals
+from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from crawler import config
+from crawler import signals as newswatch_signals
+from crawler.urls import canonicalize
+from storage import repository, runs
+from storage.db import make_engine, migrate
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Run:
+    """This crawl's run, as the spider and the store pipeline need it."""
+
+    id: int
+    site: str
+    engine: Engine  # the crawl's database, open until the run is closed
+    known: Mapping[str, repository.KnownArticle]  # articles stored before this run, by canonical URL
+    took_over: int | None = None  # the abandoned run whose lock this one took over, if any
+
+
+class RunLifecycle:
+    """Claims, announces, heartbeats and closes this crawl's run (module docstring)."""
+
+    def __init__(self, crawler, run: Run) -> None:
+        self.crawler = crawler
+        self.run = run
+        self.owner = runs.Owner.this_process()
+        self.interval = crawler.settings.getfloat("NEWSWATCH_HEARTBEAT_SECONDS")
+        self.max_failure_rate = crawler.settings.getfloat("NEWSWATCH_MAX_FAILURE_RATE")
+        self.heartbeat = None
+        self.lock_lost = False
+        self.closing = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        settings = crawler.settings
+        engine = make_engine(settings.get("NEWSWATCH_DATABASE_URL"))
+        try:
+            migrate(engine)
+            run = _start(crawler, engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        extension = cls(crawler, run)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self) -> None:
+        run = self.run
+        self.crawler.stats.set_value("newswatch/run_id", run.id)  # for readers of the stats (`newswatch demo`)
+        logger.info("run %s started (database %s)", run.id, run.engine.url.render_as_string(hide_password=True))
+        self.crawler.signals.send_catch_log(newswatch_signals.run_started, run=run)
+        if self.interval > 0:
+            self.heartbeat = create_looping_call(self.beat)
+            self.heartbeat.start(self.interval, now=False)
+
+    def beat(self) -> None:
+        """Refresh the lock's heartbeat; close the spider if another crawl took the lock over."""
+        try:
+            still_ours = runs.beat(self.run.engine, self.run.id, self.owner)
+        except SQLAlchemyError as error:
+            # The next beat may succeed; a lock without beats for long is taken over.
+            self.crawler.stats.inc_value("newswatch/heartbeat_failed")
+            logger.warning("heartbeat of run %s not recorded: %s", self.run.id, error)
+            return
+        if not still_ours:
+            self.lock_lost = True
+            self.crawler.stats.set_value("newswatch/lock_lost", 1)
+            logger.error("run %s is no longer this crawl's lock (another crawl took it over as abandoned): "
+                         "closing the spider", self.run.id)
+            self._stop_heartbeat()
+            self.closing = deferred_from_coro(self.crawler.engine.close_spider_async(reason="lock_lost"))
+            self.closing.addErrback(lambda failure: logger.error("could not close the spider: %s", failure.value))
+
+    def spider_closed(self, reason: str) -> None:
+        """Close the run (the item pipelines have written their last items by now) and announce it."""
+        self._stop_heartbeat()
+        try:
+            if self.lock_lost:
+                # Another crawl marked this run abandoned and took the lock: the run is theirs to
+                # account for now; closing it as ours would overwrite that record.
+                logger.error("run %s left as failed (abandoned): not recording its end", self.run.id)
+                return
+            self._finish(reason)
+        finally:
+            self.run.engine.dispose()
+
+    def _finish(self, reason: str) -> None:
+        scrapy_stats = self.crawler.stats.get_stats()
+        status = run_status(reason, scrapy_stats, self.max_failure_rate)
+        stats = run_stats(scrapy_stats)
+        try:
+            with Session(self.run.engine) as session, session.begin():
+                runs.finish_run(session, self.run.id, status, stats)
+        except SQLAlchemyError:
+            logger.exception("could not record the end of run %s", self.run.id)
+            return
+        logger.info("run %s %s: %s", self.run.id, status, stats)
+        self.crawler.signals.send_catch_log(newswatch_signals.run_finished, run_id=self.run.id, status=status,
+                                            engine=self.run.engine)
+
+    def _stop_heartbeat(self) -> None:
+        if self.heartbeat is not None and self.heartbeat.running:
+            self.heartbeat.stop()
+
+
+def _start(crawler, engine: Engine) -> Run:
+    """Claim the crawl lock and start the run, then read the articles it will re-check."""
+    settings = crawler.settings
+    profile = config.site_profile(settings)
+    claim = _claim(engine, profile.name, dt.timedelta(minutes=settings.getfloat("NEWSWATCH_LOCK_STALE_MINUTES")))
+    try:
+        known = _known_articles(engine, settings)
+    except SQLAlchemyError as error:
+        with Session(engine) as session, session.begin():
+            runs.finish_run(session, claim.run_id, "failed", {}, error=f"could not read the known articles: {error}")
+        raise
+    return Run(claim.run_id, profile.name, engine, known, claim.took_over)
+
+
+def _claim(engine: Engine, site: str, stale_after: dt.timedelta) -> runs.Claim:
+    """Claim the crawl lock of `site`; a refusal is logged once, as one ERROR line, and raised
+    again, so that the crawl stops at start-up and `scrapy crawl` exits with status 1."""
+    try:
+        return runs.claim(engine, site, stale_after=stale_after)
+    except runs.CrawlAlreadyRunning as refusal:
+        logger.error("%s", refusal)
+        # Scrapy reports a failed start-up once more, with a traceback, through asyncio's
+        # "Task exception was never retrieved": the line above already said it all.
+        logging.getLogger("asyncio").addFilter(_Reported(refusal))
+        raise
+
+
+class _Reported(logging.Filter):
+    """Drops log records carrying one exception that was already reported."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and record.exc_info[1] is self.error)
+
+
+def _known_articles(engine: Engine, settings) -> dict[str, repository.KnownArticle]:
+    """The articles stored for this site and these languages, at this site URL (by canonical URL)."""
+    profile, site_url = config.site_profile(settings), config.site_url(settings)
+    with Session(engine) as session:
+        known = repository.known_articles(session, profile.name, config.languages(settings))
+    # An article stored from another site URL (a mirror elsewhere) is not this crawl's to re-check.
+    return {article.url: article for article in known if canonicalize(article.url, profile, site_url) == article.url}
+
+
+def run_status(reason: str, stats: dict, max_failure_rate: float) -> str:
+    """`complete`, or `incomplete` when the crawl could not see the whole site.
+
+    Incomplete: the crawl did not finish by itself, a listing page failed, or too many
+    article fetches failed (errors after retries, pages without an article, suspect
+    extractions, articles that could not be stored). An incomplete run reports no removals.
+    """
+    if reason != "finished" or stats.get("newswatch/listing_failed", 0):
+        return "incomplete"
+    failed = sum(stats.get(f"newswatch/{key}", 0) for key in ("fetch_failed", "extraction_failed",
+                                                             "extraction_suspect", "store_failed"))
+    attempted = failed + sum(stats.get(f"newswatch/{key}", 0) for key in ("articles_seen", "articles_gone",
+                                                                          "not_modified"))
+    return "incomplete" if attempted and failed / attempted > max_failure_rate else "complete"
+
+
+def run_stats(stats: dict) -> dict[str, Any]:
+    """The Scrapy stats worth keeping with a run, under short stable names."""
+    keep = {
+        "requests": stats.get("downloader/request_count", 0),
+        "responses": stats.get("downloader/response_count", 0),
+        "items": stats.get("item_scraped_count", 0),
+        "dropped": stats.get("item_dropped_count", 0),
+        "errors": stats.get("log_count/ERROR", 0),
+        "retries": stats.get("retry/count", 0),
+        "listing_pages": stats.get("newswatch/listing_pages", 0),
+        "articles_seen": stats.get("newswatch/articles_seen", 0),
+        "articles_new": stats.get("newswatch/articles_new", 0),
+        "versions_written": stats.get("newswatch/versions_written", 0),
+        "extraction_failed": stats.get("newswatch/extraction_failed", 0),
+        "extraction_suspect": stats.get("newswatch/extraction_suspect", 0),
+        "fetch_failed": stats.get("newswatch/fetch_failed", 0),
+        "store_failed": stats.get("newswatch/store_failed", 0),
+        "listing_failed": stats.get("newswatch/listing_failed", 0),
+        "articles_gone": stats.get("newswatch/articles_gone", 0),
+        "articles_moved": stats.get("newswatch/articles_moved", 0),
+        "not_modified": stats.get("newswatch/not_modified", 0),
+        "feeds": stats.get("newswatch/feeds", 0),
+        "sitemaps": stats.get("newswatch/sitemaps", 0),
+        "sitemap_missing": stats.get("newswatch/sitemap_missing", 0),
+    }
+    prefix = "downloader/response_status_count/"
+    keep["responses_by_status"] = {k[len(prefix):]: v for k, v in stats.items() if k.startswith(prefix)}
+    return keep
