@@ -22,11 +22,12 @@ from crawler.extraction import NotAnArticle, extract
 from crawler.settings import USER_AGENT
 from crawler.sites import ICESCO, PROFILES
 from crawler.urls import canonicalize
-from monitor import diff, diffview, history
+from monitor import diff, diffview
 from monitor.detect import count_summary, detect_run
 from storage import repository
 from storage.models import Article
-from storage.runs import RunNotFound, list_runs
+from storage.changes import list_changes
+from storage.runs import RunNotFound, latest_run_id, list_runs
 from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate
 
 DATABASE_OPTION = click.option(
@@ -124,14 +125,15 @@ def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: s
     with _session(database_url) as session:
         try:
             run_id = None if since else _run_id(session, run)
-            rows = history.list_changes(session, run_id, since.date() if since else None, include_baseline=baseline)
+            rows = list_changes(session, run_id, since.date() if since else None, include_baseline=baseline)
         except RunNotFound as error:
             raise click.ClickException(str(error)) from error
     if as_json:
-        _print_json([_row(r, "kind", "url", "language", "title", "fields", "summary", "run") for r in rows])
+        _print_json([{"kind": r.kind, "url": r.url, "language": r.language, "title": r.title, "fields": list(r.fields),
+                      "summary": r.summary, "run": r.run_id} for r in rows])
     else:
         _print_table(["run", "kind", "language", "title", "summary", "url"],
-                     [[r.run, r.kind, r.language, _clip(r.title, 50), _clip(r.summary, 60), unquote(r.url)]
+                     [[r.run_id, r.kind, r.language, _clip(r.title, 50), _clip(r.summary, 60), unquote(r.url)]
                       for r in rows])
 
 
@@ -171,10 +173,13 @@ def diff_cmd(url: str, from_: int | None, to: int | None, as_html: bool, color: 
             raise click.UsageError(f"{unquote(url)} has {len(found)} version(s): "
                                    f"choose two different ones among 1..{len(found)} with --from and --to")
         old, new = found[from_ - 1], found[to - 1]
-        language = session.get(Article, new.article_id).language
-    content = diff.compare((old.title, old.published, old.paragraphs), (new.title, new.published, new.paragraphs))
+        article = session.get(Article, new.article_id)
+        language, site = article.language, article.site
+        content = diff.compare(old, new)
     if as_html:
-        click.echo(diffview.render_html(content, lang=language))
+        profile = PROFILES.get(site)
+        click.echo(diffview.render_html(content, rtl=bool(profile) and language in profile.rtl_languages,
+                                        lang=language))
         return
     click.echo(f"version {from_} → {to}: {diffview.summary(content)}")
     click.echo(diffview.render_text(content, color=sys.stdout.isatty() if color is None else color))
@@ -196,7 +201,7 @@ def detect(run: str, database_url: str) -> None:
 
 def _run_id(session: Session, run: str) -> int:
     if run == "latest":
-        return history.latest_run_id(session)
+        return latest_run_id(session)
     if not run.isdigit():
         raise click.BadParameter(f"{run!r} is neither a run id nor `latest`", param_hint="--run")
     return int(run)

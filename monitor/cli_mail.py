@@ -19,6 +19,7 @@ from crawler.sites import PROFILES
 from monitor import mailconfig
 from monitor import notify as mail
 from monitor.transports import transport_for
+from storage import outbox
 from storage import subscribers as store
 from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate
 from storage.models import SUBSCRIBER_KINDS
@@ -205,9 +206,9 @@ def notify(dry_run: bool, retry_now: bool, retry_failed: bool, database_url: str
         if retry_now or retry_failed:
             with Session(engine) as session, session.begin():
                 if retry_failed:
-                    store.retry_failed(session, now=now)
+                    outbox.retry_failed(session, now=now)
                 if retry_now:
-                    store.retry_now(session, now=now)
+                    outbox.retry_now(session, now=now)
         report = mail.send_due(engine, transport, settings, key)
     except mailconfig.ConfigError as error:
         raise click.ClickException(str(error)) from error

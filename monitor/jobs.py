@@ -21,12 +21,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from storage import runs
+from storage import outbox, runs
+from storage.changes import count_kinds
 from storage.db import DEFAULT_DATABASE_URL, make_engine
-from storage.models import CHANGE_KINDS, Change, Delivery
+from storage.models import CHANGE_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -155,14 +156,10 @@ def _without_run(session: Session, site: str, owner: runs.Owner, child: _Child,
 
 def _change_counts(engine: Engine, run_id: int | None) -> dict[str, int]:
     """How many changes of each kind a run found (detection writes them as the crawl closes)."""
-    counts = dict.fromkeys(CHANGE_KINDS, 0)
     if run_id is None:
-        return counts
+        return dict.fromkeys(CHANGE_KINDS, 0)
     with Session(engine) as session:
-        rows = session.execute(select(Change.kind, func.count()).where(Change.run_id == run_id)
-                               .group_by(Change.kind))
-        counts.update({kind: number for kind, number in rows})
-    return counts
+        return count_kinds(session, run_id)
 
 
 def _notify(engine: Engine, notify_command: Sequence[str] | None, environ: Mapping[str, str]) -> int:
@@ -174,5 +171,4 @@ def _notify(engine: Engine, notify_command: Sequence[str] | None, environ: Mappi
         logger.error("`%s` exited with status %s: %s; pending e-mails are retried every few minutes",
                      " ".join(command), child.returncode, child.last_line)
     with Session(engine) as session:
-        return session.scalar(select(func.count()).select_from(Delivery)
-                              .where(Delivery.status == "sent", Delivery.sent_at >= since)) or 0
+        return outbox.count_sent_since(session, since)

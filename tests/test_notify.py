@@ -27,6 +27,7 @@ from monitor import notify as mail
 from monitor.cli import main
 from monitor.outbox import RETRY_BASE, SEND_LEASE, enqueue_digests, retry_delay
 from monitor.transports import transport_for
+from storage import outbox
 from storage import subscribers as store
 from storage.models import Article, ArticleVersion, Change, CrawlRun, Delivery, Subscriber
 
@@ -241,7 +242,7 @@ def test_enqueueing_twice_is_idempotent_and_a_recompute_never_resends(engine, wo
     assert {name: d.id for name, d in deliveries(engine).items()} == first
 
     with Session(engine) as session, session.begin():
-        store.mark_sent(session, first["alice"], now=T0)
+        outbox.mark_sent(session, first["alice"], now=T0)
         # A recompute finds that the French and Arabic edits were not changes after all.
         edited = session.scalars(select(Change).join(Article, Change.article_id == Article.id)
                                  .where(Change.run_id == world.run, Article.language != "en")).all()
@@ -399,7 +400,7 @@ def test_a_crash_after_the_server_accepted_resends_once_with_the_same_message_id
     def die(*args, **kwargs):
         raise KeyboardInterrupt  # the process dies before it records that the server accepted
 
-    monkeypatch.setattr(store, "mark_sent", die)
+    monkeypatch.setattr(outbox, "mark_sent", die)
     with pytest.raises(KeyboardInterrupt):
         send(engine, smtp.settings(), T0)
     monkeypatch.undo()
@@ -420,7 +421,7 @@ def test_two_senders_never_claim_the_same_digest(engine, world):
     enqueue(engine, world.run)
     delivery_id = deliveries(engine)["alice"].id
     with Session(engine) as session, session.begin():
-        claims = [store.claim_delivery(session, delivery_id, now=T0, lease_until=T0 + SEND_LEASE, message_id=f"<{n}@x>")
+        claims = [outbox.claim_delivery(session, delivery_id, now=T0, lease_until=T0 + SEND_LEASE, message_id=f"<{n}@x>")
                   for n in range(2)]
     assert claims == [True, False]
     assert deliveries(engine)["alice"].message_id == "<0@x>"
