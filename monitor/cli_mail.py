@@ -16,9 +16,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler.sites import PROFILES
-from monitor import mailconfig
-from monitor import notify as mail
-from monitor.transports import transport_for
+from monitor.mail import settings as mailconfig
+from monitor.mail import send as mail
+from monitor.mail.transports import transport_for
 from storage import outbox
 from storage import subscribers as store
 from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
-from monitor import outbox
+from monitor.mail import outbox
 from monitor.diff import compare
 from monitor.diffview import summary
 from storage.changes import ChangeRecord, list_changes

@@ -22,11 +22,11 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from monitor import mailconfig
-from monitor import notify as mail
+from monitor.mail import settings as mailconfig
+from monitor.mail import send as mail
 from monitor.cli import main
-from monitor.outbox import RETRY_BASE, SEND_LEASE, enqueue_digests, retry_delay
-from monitor.transports import transport_for
+from monitor.mail.outbox import RETRY_BASE, SEND_LEASE, enqueue_digests, retry_delay
+from monitor.mail.transports import transport_for
 from storage import outbox
 from storage import subscribers as store
 from storage.models import Article, ArticleVersion, Change, CrawlRun, Delivery, Subscriber

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from monitor import mailconfig
+from monitor.mail import settings as mailconfig
 from monitor.cli import main
 from storage import subscribers as store
 from storage.models import Subscriber

@@ -1,7 +1,7 @@
 """The outbox of digest emails: which subscribers get a digest of a run, and when to retry one.
 
 `enqueue_digests` runs in the transaction that writes a run's changes (monitor.detect), so
-a run's changes and its digests are committed together or not at all; `monitor.notify`
+a run's changes and its digests are committed together or not at all; `monitor.mail.send`
 sends them later.
 """
 

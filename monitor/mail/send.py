@@ -1,5 +1,5 @@
 """Sending the outbox: each due digest is built from the database, handed to SMTP (or written
-as an .eml file, see `monitor.transports`) and marked sent as soon as the server accepts it.
+as an .eml file, see `monitor.mail.transports`) and marked sent as soon as the server accepts it.
 
 Delivery is at least once: if the process dies after the server accepted a digest and before
 `sent` is committed, the digest is sent again after its lease, with the same Message-ID.
@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from crawler.sites import PROFILES
-from monitor.digest import Recipient, build_digest, compose, unsubscribe_links
-from monitor.mailconfig import MailSettings, WrongSecretKey, check_secret_key
-from monitor.outbox import SEND_LEASE, retry_delay
-from monitor.transports import MessageRejected, Transport, TransportError
+from monitor.mail.digest import Recipient, build_digest, compose, unsubscribe_links
+from monitor.mail.settings import MailSettings, WrongSecretKey, check_secret_key
+from monitor.mail.outbox import SEND_LEASE, retry_delay
+from monitor.mail.transports import MessageRejected, Transport, TransportError
 from storage import outbox, subscribers
 from storage.changes import list_changes
 from storage.models import CrawlRun, Delivery, Subscriber

@@ -170,9 +170,9 @@ def _one_line(text: str) -> str:
 
 @cache
 def _templates() -> Environment:
-    """Templates of monitor/templates: HTML ones autoescaped, with the diff renderers as filters."""
+    """Templates of monitor/mail/templates: HTML ones autoescaped, with the diff renderers as filters."""
     environment = Environment(
-        loader=PackageLoader("monitor", "templates"),
+        loader=PackageLoader("monitor.mail", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
