@@ -3,7 +3,8 @@
 Jobs live in the project's database (APScheduler's SQLAlchemyJobStore, table
 `apscheduler_jobs`), so a restart replaces them instead of adding duplicates. The job store
 keeps references to the job functions (module-level functions, see `monitor.jobs`) and their
-arguments, hence none of them is a secret.
+arguments, hence none of them is a secret: the database URL (which may hold a password)
+reaches the jobs through the threads that run them (`monitor.jobs.JobContext`).
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import utc_timestamp_to_datetime
 from sqlalchemy import Engine, inspect, select
 
-from monitor.jobs import nightly_crawl, retry_notify
-from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate
+from monitor import config
+from monitor.jobs import JobContext, nightly_crawl, retry_notify, use_context
+from storage import DEFAULT_DATABASE_URL
+from storage.db import make_engine, migrate
 
 __all__ = ["ScheduleConfig", "ScheduleError", "build_scheduler", "planned_jobs", "run_forever",
            "nightly_crawl", "retry_notify"]  # the jobs too: jobs stored before they moved name this module
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CRON = "0 2 * * *"
 NIGHTLY_JOB = "nightly-crawl"
 NOTIFY_JOB = "retry-notify"
 # APScheduler's own table; storage/migrations/env.py tells Alembic to leave it alone.
@@ -49,10 +51,11 @@ class ScheduleConfig:
     """What to schedule, and when; commands default to `scrapy crawl news` and `newswatch notify`."""
 
     database_url: str = DEFAULT_DATABASE_URL
-    cron: str = DEFAULT_CRON
-    timezone: str = "UTC"
-    notify_every_minutes: int = 5
-    misfire_grace_seconds: int = 3600
+    site: str = config.DEFAULT_SITE
+    cron: str = config.DEFAULT_CRON
+    timezone: str = config.DEFAULT_TIMEZONE
+    notify_every_minutes: int = config.DEFAULT_NOTIFY_EVERY
+    misfire_grace_seconds: int = config.DEFAULT_MISFIRE_GRACE
     crawl_command: tuple[str, ...] | None = None
     notify_command: tuple[str, ...] | None = None
 
@@ -97,8 +100,8 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ScheduleError(f"unknown time zone {name!r} (NEWSWATCH_TIMEZONE): use an IANA name such as "
-                            "UTC or Africa/Casablanca") from error
+        raise ScheduleError(f"unknown time zone {name!r}: use an IANA name such as UTC or Africa/Casablanca") \
+            from error
 
 
 def nightly_trigger(cron: str, timezone: str) -> CronTrigger:
@@ -108,8 +111,8 @@ def nightly_trigger(cron: str, timezone: str) -> CronTrigger:
     except ValueError as error:
         if isinstance(error, ScheduleError):
             raise
-        raise ScheduleError(f"{cron!r} is not a crontab expression (minute hour day month weekday), "
-                            f"NEWSWATCH_SCHEDULE: {error}") from error
+        raise ScheduleError(f"{cron!r} is not a crontab expression (minute hour day month weekday): {error}") \
+            from error
 
 
 def build_scheduler(config: ScheduleConfig, *, background: bool = False, engine: Engine | None = None
@@ -120,10 +123,13 @@ def build_scheduler(config: ScheduleConfig, *, background: bool = False, engine:
     engine = engine or make_engine(config.database_url)
     migrate(engine)  # the jobs need our tables; the job store creates its own
     store = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)
+    # The pool's threads hold the jobs' context, so that the job store never does.
+    context = JobContext(database_url=config.database_url, site=config.site)
+    executor = ThreadPoolExecutor(max_workers=2, pool_kwargs={"initializer": use_context, "initargs": (context,)})
     scheduler_class = BackgroundNightlyScheduler if background else NightlyScheduler
     scheduler = scheduler_class(
         jobstores={"default": store},
-        executors={"default": ThreadPoolExecutor(max_workers=2)},
+        executors={"default": executor},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": config.misfire_grace_seconds},
         timezone=timezone,
     )

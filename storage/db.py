@@ -12,8 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import Connection
 
-# A relative SQLite path is relative to the working directory of the process.
-DEFAULT_DATABASE_URL = "sqlite:///newswatch.db"
+from storage import DEFAULT_DATABASE_URL as DEFAULT_DATABASE_URL  # where it was first read from
 # How long an SQLite writer waits for another one's lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option: on SQLite, start transactions with BEGIN IMMEDIATE (write lock up front).

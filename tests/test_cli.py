@@ -83,10 +83,20 @@ def test_reading_a_database_that_does_not_exist_fails_clearly(tmp_path):
     assert not (tmp_path / "none.db").exists()
 
 
-def test_a_bad_database_url_fails_clearly():
-    result = CliRunner().invoke(main, ["runs", "--database", "not a url"])
-    assert result.exit_code == 1
-    assert "not a database URL" in result.output
+@pytest.mark.parametrize(("url", "message"), [
+    ("not a url", "'not a url' is not a database URL: use sqlite:///PATH or postgresql+psycopg://"),
+    ("mysql://x/y", "the driver of mysql is not installed (MySQLdb): use sqlite:///PATH or postgresql+psycopg://"),
+    ("oracle+nosuch://x/y", "'oracle+nosuch' is not a database newswatch knows"),
+])
+def test_a_bad_database_url_is_one_line_naming_the_setting(url, message):
+    result = CliRunner().invoke(main, ["runs", "--database", url])
+    from_env = CliRunner().invoke(main, ["changes"], env={"NEWSWATCH_DATABASE_URL": url})
+
+    for outcome in (result, from_env):
+        assert outcome.exit_code == 2 and "Traceback" not in outcome.output
+        (error,) = [line for line in outcome.output.splitlines() if line.startswith("Error")]
+        assert error.startswith("Error: Invalid value for '--database' (env var: 'NEWSWATCH_DATABASE_URL'): ")
+        assert message in error
 
 
 def test_demo_crawls_the_fixture_mirror_and_reports_what_it_stored(tmp_path):

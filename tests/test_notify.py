@@ -15,6 +15,7 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import click
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -22,7 +23,8 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from monitor.mail import settings as mailconfig
+from monitor import config
+from monitor.mail.settings import MailSettings
 from monitor.mail import send as mail
 from monitor.cli import main
 from monitor.mail.outbox import RETRY_BASE, SEND_LEASE, enqueue_digests, retry_delay
@@ -93,8 +95,8 @@ class SmtpServer:
             self.controller.stop()
             self.controller = None
 
-    def settings(self, **changes) -> mailconfig.MailSettings:
-        return mailconfig.MailSettings(mail_from=SENDER, public_url="https://news.example.org",
+    def settings(self, **changes) -> MailSettings:
+        return MailSettings(mail_from=SENDER, public_url="https://news.example.org",
                                        smtp_host="127.0.0.1", smtp_port=self.port, **changes)
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -207,7 +209,7 @@ def deliveries(engine: Engine) -> dict[str, Delivery]:
         return result
 
 
-def send(engine: Engine, settings: mailconfig.MailSettings, now: dt.datetime) -> mail.NotifyReport:
+def send(engine: Engine, settings: MailSettings, now: dt.datetime) -> mail.NotifyReport:
     return mail.send_due(engine, transport_for(settings), settings, KEY, now=now)
 
 
@@ -527,20 +529,45 @@ def test_notify_with_a_wrong_secret_key_refuses_before_sending(engine, world, sm
     assert smtp.inbox.messages == [] and {d.attempts for d in deliveries(engine).values()} == {0}
 
 
-def test_notify_settings_errors_name_the_variable(engine, world):
-    result = cli(engine, "notify", env={"NEWSWATCH_SMTP_PORT": "twenty-five", "NEWSWATCH_SECRET_KEY": KEY.decode()})
-    assert result.exit_code == 1 and "NEWSWATCH_SMTP_PORT must be a number, not 'twenty-five'" in result.output
-    result = cli(engine, "notify", env={"NEWSWATCH_SMTP_SSL": "1", "NEWSWATCH_SMTP_STARTTLS": "yes"})
-    assert result.exit_code == 1 and "not both" in result.output
+@pytest.mark.parametrize(("env", "message"), [
+    ({"NEWSWATCH_SMTP_PORT": "twenty-five"},
+     "Invalid value for '--smtp-port' (env var: 'NEWSWATCH_SMTP_PORT'): 'twenty-five' is not a valid integer"),
+    ({"NEWSWATCH_SMTP_PORT": "0"}, "(env var: 'NEWSWATCH_SMTP_PORT'): 0 is not in the range 1<=x<=65535"),
+    ({"NEWSWATCH_SMTP_SSL": "1", "NEWSWATCH_SMTP_STARTTLS": "yes"},
+     "'NEWSWATCH_SMTP_SSL', 'NEWSWATCH_SMTP_STARTTLS'): choose SSL or STARTTLS, not both"),
+    ({"NEWSWATCH_SMTP_SSL": "maybe"}, "(env var: 'NEWSWATCH_SMTP_SSL'): 'maybe' is not a valid boolean"),
+    ({"NEWSWATCH_MAIL_FROM": "nobody"}, "(env var: 'NEWSWATCH_MAIL_FROM'): 'nobody' is not an e-mail address"),
+    ({"NEWSWATCH_PUBLIC_URL": "ftp://news"}, "(env var: 'NEWSWATCH_PUBLIC_URL'): 'ftp://news' is not an http(s) URL"),
+    ({"NEWSWATCH_SMTP_PASSWORD_FILE": "/no/such/password"},
+     "(env var: 'NEWSWATCH_SMTP_PASSWORD_FILE'): File '/no/such/password' does not exist"),
+    ({"NEWSWATCH_SECRET_KEY": "short"}, "(env var: 'NEWSWATCH_SECRET_KEY'): the secret key in NEWSWATCH_SECRET_KEY "
+                                        "is too short"),
+])
+def test_a_bad_mail_setting_is_one_line_naming_it_and_exit_status_2(engine, world, smtp, env, message):
+    enqueue(engine, world.run)
+
+    result = cli(engine, "notify", env={**smtp.env(), **env})
+
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert error.startswith("Error: Invalid value for '--") and message in error
+    assert smtp.inbox.messages == [] and {d.attempts for d in deliveries(engine).values()} == {0}
 
 
 def test_password_file_is_read_and_settings_hide_the_password(tmp_path: Path):
     secret = tmp_path / "password"
     secret.write_text("s3cret\n")
-    settings = mailconfig.MailSettings.from_env({"NEWSWATCH_SMTP_HOST": "mail.example.org",
-                                                 "NEWSWATCH_SMTP_PASSWORD_FILE": str(secret),
-                                                 "NEWSWATCH_SMTP_STARTTLS": "true"})
-    assert settings.smtp_password == "s3cret" and settings.smtp_port == 587 and "s3cret" not in repr(settings)
-    with pytest.raises(mailconfig.ConfigError, match="cannot read NEWSWATCH_SMTP_PASSWORD_FILE"):
-        mailconfig.MailSettings.from_env({"NEWSWATCH_SMTP_PASSWORD_FILE": str(tmp_path / "missing")})
+    seen: list[MailSettings] = []
 
+    @click.command()
+    @config.mail_options
+    def show(mail_settings: MailSettings) -> None:
+        seen.append(mail_settings)
+
+    result = CliRunner().invoke(show, [], env={"NEWSWATCH_SMTP_HOST": "mail.example.org",
+                                               "NEWSWATCH_SMTP_PASSWORD_FILE": str(secret),
+                                               "NEWSWATCH_SMTP_STARTTLS": "true"})
+
+    assert result.exit_code == 0, result.output
+    (settings,) = seen
+    assert settings.smtp_password == "s3cret" and settings.smtp_port == 587 and "s3cret" not in repr(settings)

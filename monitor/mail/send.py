@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from crawler.sites import PROFILES
 from monitor.mail.digest import Recipient, build_digest, compose, unsubscribe_links
-from monitor.mail.settings import MailSettings, WrongSecretKey, check_secret_key
+from monitor.mail.settings import MailSettings, WrongSecretKey
 from monitor.mail.outbox import SEND_LEASE, retry_delay
 from monitor.mail.transports import MessageRejected, Transport, TransportError
 from storage import outbox, subscribers
@@ -29,6 +29,16 @@ from storage.models import CrawlRun, Delivery, Subscriber
 log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- building
+
+
+def check_secret_key(session: Session, key: bytes) -> None:
+    """WrongSecretKey unless `key` made the subscribers' tokens (trivially true without subscribers)."""
+    subscriber = subscribers.any_subscriber(session)
+    if subscriber is not None and not subscribers.token_matches(subscriber, key):
+        raise WrongSecretKey(
+            "the secret key is not the one the subscribers were added with (their unsubscribe links would "
+            "not work): set NEWSWATCH_SECRET_KEY or NEWSWATCH_SECRET_KEY_FILE to that key"
+        )
 
 
 @dataclass(frozen=True)
