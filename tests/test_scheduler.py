@@ -67,7 +67,7 @@ def schedulers():
     made: list[BackgroundScheduler] = []
 
     def make(config: ScheduleConfig) -> BackgroundScheduler:
-        scheduler = build_scheduler(config, background=True)
+        scheduler = build_scheduler(config)
         made.append(scheduler)
         return scheduler
 
@@ -397,6 +397,40 @@ def test_sigterm_stops_the_scheduler_cleanly(engine, database_url):
     with engine.connect() as connection:  # the jobs stay stored for the next start
         stored = Table(JOBSTORE_TABLE, MetaData(), autoload_with=connection)
         assert sorted(connection.scalars(select(stored.c.id))) == [NIGHTLY_JOB, NOTIFY_JOB]
+
+
+def test_signals_while_a_job_runs_stop_the_scheduler_once_it_ends(engine, database_url, schedulers):
+    # A crawl that says it started (in words its logged command line does not hold), then runs until
+    # the test closes its standard input.
+    crawl = (PYTHON, "-c", "import sys; print('crawl ' + 'started', file=sys.stderr, flush=True); sys.stdin.read()")
+    config = ScheduleConfig(database_url=database_url, crawl_command=crawl, notify_command=SUCCEED)
+    stored = schedulers(config)
+    stored.start(paused=True)
+    stored.modify_job(NIGHTLY_JOB, next_run_time=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))  # due now
+    stored.shutdown()
+    script = ("import logging; from monitor.scheduler import ScheduleConfig, run_forever; "
+              "logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s'); "
+              f"run_forever(ScheduleConfig(database_url={database_url!r}, crawl_command={crawl!r}, "
+              f"notify_command={SUCCEED!r}))")
+    process = subprocess.Popen([PYTHON, "-c", script], cwd=REPO, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                               bufsize=0)
+    try:
+        log = read_until(process, "crawl started")
+        process.send_signal(signal.SIGTERM)
+        log += read_until(process, "SIGTERM: stopping after the running job")
+        process.send_signal(signal.SIGINT)
+        log += read_until(process, "SIGINT: still waiting for the running job to end")
+        running = process.poll() is None
+        log += process.communicate(input=b"", timeout=60)[1].decode()  # closes its input: the crawl ends
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert running and process.returncode == 0, log
+    ended = log.index("monitor.jobs: nightly crawl of icesco: run ")
+    assert log.index("still waiting") < ended < log.index("monitor.scheduler: scheduler stopped")
+    assert [r.status for r in runs(engine)] == ["failed"]  # the job went on to its end: it settled its run
 
 
 def test_a_stop_signal_lets_the_running_job_finish(engine, database_url, schedulers, tmp_path, caplog):
