@@ -10,9 +10,9 @@ what it accepts, and exits with status 2. Nothing here imports more than click a
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -20,7 +20,8 @@ from crawler.sites import ICESCO, PROFILES
 from monitor.mail import settings as mail
 from storage import DEFAULT_DATABASE_URL
 
-F = TypeVar("F", bound=Callable[..., Any])
+Command = Callable[..., Any]
+Decorator = Callable[[Command], Command]
 
 # Every language of every site profile, in the profiles' order (en, fr, ar): a digest's order too.
 LANGUAGES = tuple(dict.fromkeys(language for profile in PROFILES.values() for language in profile.languages))
@@ -104,7 +105,7 @@ class Checked(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-def _option(*declarations: str, envvar: str, **attributes: Any) -> Callable[[F], F]:
+def _option(*declarations: str, envvar: str, **attributes: Any) -> Decorator:
     """A click option read from `envvar` too, shown in --help and in error messages."""
     return click.option(*declarations, envvar=envvar, show_envvar=True, **attributes)
 
@@ -129,7 +130,7 @@ site_url_option = _option(
 # --------------------------------------------------------------------------- the schedule
 
 
-def schedule_options(command: F) -> F:
+def schedule_options(command: Command) -> Command:
     """--cron, --timezone, --notify-every, --misfire-grace and --log-level."""
     options = [
         _option("--cron", envvar="NEWSWATCH_SCHEDULE", type=Crontab(), default=DEFAULT_CRON, show_default=True,
@@ -157,7 +158,7 @@ public_url_option = _option(
 )
 
 
-def mail_options(command: F) -> F:
+def mail_options(command: Command) -> Command:
     """Where and how digests are sent, passed to the command as one `mail_settings: MailSettings`."""
     options = [
         _option("--mail-from", envvar="NEWSWATCH_MAIL_FROM", type=Checked("address", mail.mail_from),
@@ -214,7 +215,7 @@ def mail_settings(values: dict[str, Any]) -> mail.MailSettings:
     return mail.MailSettings(smtp_port=port, ssl=ssl, starttls=starttls, smtp_password=password or None, **given)
 
 
-def secret_key_options(command: F) -> F:
+def secret_key_options(command: Command) -> Command:
     """The key of the unsubscribe tokens, passed to the command as one `secret_key: SecretKey`."""
     options = [
         # A secret on a command line is seen by every user of the machine: the variable only.
@@ -233,7 +234,7 @@ def secret_key_options(command: F) -> F:
     return _apply(options, with_key)
 
 
-def _apply(options: list[Callable[[F], F]], command: F) -> F:
+def _apply(options: Sequence[Decorator], command: Command) -> Command:
     for option in reversed(options):
         command = option(command)
     return command

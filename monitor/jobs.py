@@ -135,6 +135,7 @@ def _run(command: Sequence[str], environ: Mapping[str, str]) -> _Child:
     """Run a child to its end; its log goes on to ours, and its last line is kept for errors."""
     last_line = ""
     with subprocess.Popen(command, env=environ, stderr=subprocess.PIPE, text=True, errors="replace") as child:
+        assert child.stderr is not None  # stderr=PIPE
         for line in child.stderr:
             sys.stderr.write(line)
             last_line = line.strip() or last_line

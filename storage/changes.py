@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from storage.models import CHANGE_KINDS, Article, ArticleVersion, Change, CrawlRun
@@ -72,17 +73,16 @@ def list_changes(
         raise RunNotFound(f"no crawl run {run_id}")
     shown = aliased(ArticleVersion, name="shown")
     old, new = aliased(ArticleVersion, name="old"), aliased(ArticleVersion, name="new")
-    query: Select = (
-        select(Change, Article.canonical_url, Article.language, shown.title, shown.published)
+    columns: list[Any] = [Change, Article.canonical_url, Article.language, shown.title, shown.published]
+    query = (
+        select(*columns, *((old, new) if with_texts else ()))
         .join(Article, Article.id == Change.article_id)
         .join(shown, shown.id == func.coalesce(Change.new_version_id, Change.old_version_id,
                                                Article.current_version_id), isouter=True)
         .order_by(Change.run_id, Article.language, Change.kind, Article.canonical_url, Change.id)
     )
     if with_texts:
-        query = (query.add_columns(old, new)
-                 .outerjoin(old, old.id == Change.old_version_id)
-                 .outerjoin(new, new.id == Change.new_version_id))
+        query = query.outerjoin(old, old.id == Change.old_version_id).outerjoin(new, new.id == Change.new_version_id)
     if run_id is not None:
         query = query.where(Change.run_id == run_id)
     if since is not None:

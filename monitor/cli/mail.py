@@ -184,14 +184,14 @@ def _dry_run(engine: Engine, settings: MailSettings, key: bytes, destination: st
     from monitor.mail.send import preview_due
 
     outgoing = list(preview_due(engine, settings, key, now=now))
-    shown = [o for o in outgoing if o.message is not None]
-    for o in shown:
-        message = o.message
+    shown = [(o, o.message) for o in outgoing if o.message is not None]
+    for o, message in shown:
         click.echo(f"--- digest {o.delivery_id} ---")
         for name in ("From", "To", "Subject", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"):
             click.echo(f"{name}: {message[name]}")
         click.echo("")
-        click.echo(message.get_body(("plain",)).get_content())
+        body = message.get_body(("plain",))
+        click.echo(body.get_content() if body is not None else "")
     for o in outgoing:
         if o.message is None:
             click.echo(f"(would not send the digest to {o.recipient}: {o.cancel_reason})")

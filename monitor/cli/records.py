@@ -106,14 +106,13 @@ def history(url: str, site: str, site_url: str | None, database_url: str, as_jso
 
     with open_database(database_url) as engine, Session(engine) as session:
         found = _versions(session, url, site, site_url)
-        rows = [{"version": n, "id": v.id, "run": v.run_id, "fetched_at": v.fetched_at, "title": v.title,
-                 "published": v.published, "words": len(v.text.split())} for n, v in enumerate(found, 1)]
     if as_json:
-        print_json(rows)
+        print_json([{"version": n, "id": v.id, "run": v.run_id, "fetched_at": v.fetched_at, "title": v.title,
+                     "published": v.published, "words": len(v.text.split())} for n, v in enumerate(found, 1)])
         return
     print_table(["version", "run", "fetched", "published", "words", "title"],
-                [[r["version"], r["run"], when(r["fetched_at"]), r["published"], r["words"], clip(r["title"], 60)]
-                 for r in rows])
+                [[n, v.run_id, when(v.fetched_at), v.published, len(v.text.split()), clip(v.title, 60)]
+                 for n, v in enumerate(found, 1)])
 
 
 @click.command("diff")
@@ -231,6 +230,6 @@ def _download(url: str) -> bytes:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.read()
+            return bytes(response.read())
     except OSError as error:
         raise click.ClickException(f"could not fetch {url}: {error}") from error
