@@ -7,22 +7,24 @@ before it, and rewrites that run's `changes` rows, so it can be recomputed at an
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
-from monitor import outbox
+from monitor.mail import outbox
 from monitor.diff import compare
 from monitor.diffview import summary
-from storage.models import Article, ArticleEvent, ArticleVersion, Change, CrawlRun
+from storage.changes import ChangeRecord, list_changes
+from storage.models import CHANGE_KINDS, Article, ArticleEvent, ArticleVersion, Change, CrawlRun
 from storage.runs import RunNotFound
 
 logger = logging.getLogger(__name__)
 
 
-def detect_run(session: Session, run_id: int) -> list[Change]:
+def detect_run(session: Session, run_id: int) -> list[ChangeRecord]:
     """Write (or rewrite) the changes of run `run_id`, queue their digests, and return them."""
     run = session.get(CrawlRun, run_id)
     if run is None:
@@ -40,15 +42,13 @@ def detect_run(session: Session, run_id: int) -> list[Change]:
     _update_states(session, {change.article_id for change in changes if change.kind in ("removed", "restored")})
     queued = outbox.enqueue_digests(session, run_id)
     logger.info("run %s: %s; %d digests queued", run_id, count_summary(changes), queued)
-    return changes
+    return list_changes(session, run_id, include_baseline=True)
 
 
-def count_summary(changes: list[Change]) -> str:
-    """`3 added, 1 edited` (or `no changes`)."""
-    counts: dict[str, int] = defaultdict(int)
-    for change in changes:
-        counts[change.kind] += 1
-    return ", ".join(f"{n} {kind}" for kind, n in counts.items()) or "no changes"
+def count_summary(changes: Iterable[Change | ChangeRecord]) -> str:
+    """`3 added, 1 edited` (or `no changes`), kinds in their usual order."""
+    counts = Counter(change.kind for change in changes)
+    return ", ".join(f"{counts[kind]} {kind}" for kind in CHANGE_KINDS if counts[kind]) or "no changes"
 
 
 def _events(session: Session, run_id: int) -> dict[int, dict[str, ArticleEvent]]:
@@ -90,7 +90,7 @@ def _content_changes(session: Session, run: CrawlRun, events, before) -> list[Ch
                                   new_version_id=version.id, summary="new release", is_baseline=run.is_baseline))
             continue
         old = session.get(ArticleVersion, old_id)
-        diff = compare(_content(old), _content(version))
+        diff = compare(old, version)
         returned = "back" in events.get(version.article_id, {}) and before.get(version.article_id) == "gone"
         if not diff.fields and not returned:
             continue
@@ -137,10 +137,6 @@ def _update_states(session: Session, article_ids: set[int]) -> None:
             .order_by(Change.id.desc()).limit(1)
         )
         session.get(Article, article_id).state = "gone" if kind == "removed" else "live"
-
-
-def _content(version: ArticleVersion) -> tuple:
-    return version.title, version.published, version.paragraphs
 
 
 def _path(url: str | None) -> str:

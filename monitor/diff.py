@@ -12,12 +12,23 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
-from typing import Literal
+from typing import Literal, Protocol
 
 from storage.content import normalize_paragraphs, normalize_text
 
-Version = tuple[str, dt.date | None, Sequence[str]]
-"""(title, published, paragraphs) of one version of a release."""
+
+class Version(Protocol):
+    """One version of a release: a stored `ArticleVersion`, or a `storage.changes.VersionText`."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def published(self) -> dt.date | None: ...
+
+    @property
+    def paragraphs(self) -> Sequence[str]: ...
+
 
 Tag = Literal["equal", "insert", "delete", "replace"]
 Kind = Literal["changed", "added", "removed"]
@@ -118,12 +129,11 @@ class ContentDiff:
 
 def compare(old: Version, new: Version) -> ContentDiff:
     """Diff two versions: which fields changed, and how, paragraph by paragraph and word by word."""
-    (old_title, old_date, old_paras), (new_title, new_date, new_paras) = old, new
-    a, b = _paragraphs(old_paras), _paragraphs(new_paras)
+    a, b = _paragraphs(old.paragraphs), _paragraphs(new.paragraphs)
     body = () if " ".join(a) == " ".join(b) else tuple(_align(a, b))
-    t_old, t_new = normalize_text(old_title), normalize_text(new_title)
+    t_old, t_new = normalize_text(old.title), normalize_text(new.title)
     title = TitleChange(t_old, t_new, word_diff(t_old, t_new)) if t_old != t_new else None
-    published = DateChange(old_date, new_date) if old_date != new_date else None
+    published = DateChange(old.published, new.published) if old.published != new.published else None
     changes = (("title", title), ("published", published), ("text", body))
     fields = tuple(name for name, change in changes if change)
     touched = sum(len(c.new_positions) for c in body)

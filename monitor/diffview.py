@@ -212,7 +212,6 @@ _DEL = Markup('<del style="background:#fdd;color:#900;text-decoration:line-throu
 _INS = Markup('<ins style="background:#dfd;color:#060;text-decoration:none">{}</ins>')
 _LABEL = Markup('<span dir="ltr" style="color:#666">{}</span> ')  # English labels stay LTR in Arabic
 _CONTEXT = Markup('<span dir="ltr" style="color:#666">{}</span>')
-_RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 
 def render_text(diff: ContentDiff, color: bool = False) -> str:
@@ -235,12 +234,13 @@ def render_text(diff: ContentDiff, color: bool = False) -> str:
     return "\n\n".join(blocks)
 
 
-def render_html(diff: ContentDiff, rtl: bool | None = None, lang: str | None = None) -> Markup:
-    """An e-mail-safe HTML fragment (inline styles, all page text escaped); rtl defaults from lang."""
+def render_html(diff: ContentDiff, *, rtl: bool = False, lang: str | None = None) -> Markup:
+    """An e-mail-safe HTML fragment (inline styles, all page text escaped), right to left if `rtl`.
+
+    Which languages are written right to left is the site profile's to say (`rtl_languages`).
+    """
     if not diff.fields:
         return Markup("")
-    if rtl is None:
-        rtl = bool(lang) and lang.split("-")[0].lower() in _RTL_LANGUAGES
 
     def wrap(kind: str, text: str) -> Markup:
         return (_DEL if kind == "delete" else _INS).format(text)

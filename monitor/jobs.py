@@ -3,9 +3,10 @@ and the retry of pending digests every few minutes.
 
 Module-level functions, because APScheduler's job store keeps references to them (jobs stored
 before they moved here name `monitor.scheduler`, which still exports them). The job store also
-keeps their arguments, hence none of them is a secret: the jobs read the database URL, like
-every other NEWSWATCH_* setting, from the scheduler's environment when they run, and pass it
-on to the crawl and notify processes they start.
+keeps their arguments, hence none of them is a secret: what the jobs need of the scheduler's
+configuration (the database URL may hold a password) is a `JobContext` that each thread of the
+scheduler's pool holds (`use_context` is the pool's initializer). The jobs pass it on to the
+crawl and notify processes they start, in their environment, with the scheduler's own.
 """
 
 from __future__ import annotations
@@ -17,21 +18,54 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from storage import runs
-from storage.db import DEFAULT_DATABASE_URL, make_engine
-from storage.models import CHANGE_KINDS, Change, Delivery
+from storage import outbox, runs
+from storage.changes import count_kinds
+from storage.db import make_engine
+from storage.models import CHANGE_KINDS
 
 logger = logging.getLogger(__name__)
 
 # How much of a failed child's last log line goes into the run's error.
 _ERROR_CHARS = 500
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What the jobs need of the scheduler that runs them; never stored with the jobs."""
+
+    database_url: str = field(repr=False)  # may hold a password
+    site: str
+
+    def child_environ(self) -> dict[str, str]:
+        """The environment of a crawl or notify process: the scheduler's, with this context's settings."""
+        # SCRAPY_SETTINGS_MODULE: so `scrapy crawl` finds the project from any working directory.
+        return {"SCRAPY_SETTINGS_MODULE": "crawler.settings", **os.environ,
+                "NEWSWATCH_DATABASE_URL": self.database_url, "NEWSWATCH_SITE": self.site}
+
+
+# The context of the jobs run by this thread: each thread of a scheduler's pool holds its own.
+_thread = threading.local()
+
+
+def use_context(context: JobContext) -> None:
+    """Make `context` the one of the jobs this thread runs (the initializer of a scheduler's pool)."""
+    _thread.context = context
+
+
+def _context(given: JobContext | None) -> JobContext:
+    context = given or getattr(_thread, "context", None)
+    if context is None:
+        raise RuntimeError("a job runs in a scheduler built by monitor.scheduler.build_scheduler, or is given "
+                           "its context")
+    return context
 
 
 @dataclass(frozen=True)
@@ -47,16 +81,15 @@ class NightlyReport:
 
 
 
-def nightly_crawl(crawl_command: Sequence[str] | None = None,
-                  notify_command: Sequence[str] | None = None) -> NightlyReport:
+def nightly_crawl(crawl_command: Sequence[str] | None = None, notify_command: Sequence[str] | None = None, *,
+                  context: JobContext | None = None) -> NightlyReport:
     """Crawl in a child process (detection runs inside it), settle its run, then send the digests."""
     started, clock = dt.datetime.now(dt.UTC), time.monotonic()
-    environ = _child_environ()
-    site = environ.get("NEWSWATCH_SITE", "icesco")
-    database_url = environ["NEWSWATCH_DATABASE_URL"]
+    context = _context(context)
+    site, environ = context.site, context.child_environ()
     command = list(crawl_command or [sys.executable, "-m", "scrapy", "crawl", "news"])
     logger.info("nightly crawl of %s: starting `%s`", site, " ".join(command))
-    engine = make_engine(database_url)
+    engine = make_engine(context.database_url)
     try:
         child = _run(command, environ)
         run_id, status, error = _settle(engine, site, child, started)
@@ -73,13 +106,13 @@ def nightly_crawl(crawl_command: Sequence[str] | None = None,
     return report
 
 
-def retry_notify(notify_command: Sequence[str] | None = None) -> int:
+def retry_notify(notify_command: Sequence[str] | None = None, *, context: JobContext | None = None) -> int:
     """Send the digests still pending (after an SMTP failure, say); the number of e-mails sent."""
     clock = time.monotonic()
-    environ = _child_environ()
-    engine = make_engine(environ["NEWSWATCH_DATABASE_URL"])
+    context = _context(context)
+    engine = make_engine(context.database_url)
     try:
-        sent = _notify(engine, notify_command, environ)
+        sent = _notify(engine, notify_command, context.child_environ())
     finally:
         engine.dispose()
     # Every few minutes, mostly with nothing to send: quiet unless something was sent.
@@ -98,19 +131,11 @@ class _Child:
     last_line: str
 
 
-def _child_environ() -> dict[str, str]:
-    """The scheduler's environment for a child: NEWSWATCH_* passed on, Scrapy told its settings."""
-    environ = dict(os.environ)
-    environ.setdefault("NEWSWATCH_DATABASE_URL", DEFAULT_DATABASE_URL)
-    # So `scrapy crawl` finds the project from any working directory, scrapy.cfg or not.
-    environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
-    return environ
-
-
 def _run(command: Sequence[str], environ: Mapping[str, str]) -> _Child:
     """Run a child to its end; its log goes on to ours, and its last line is kept for errors."""
     last_line = ""
     with subprocess.Popen(command, env=environ, stderr=subprocess.PIPE, text=True, errors="replace") as child:
+        assert child.stderr is not None  # stderr=PIPE
         for line in child.stderr:
             sys.stderr.write(line)
             last_line = line.strip() or last_line
@@ -155,14 +180,10 @@ def _without_run(session: Session, site: str, owner: runs.Owner, child: _Child,
 
 def _change_counts(engine: Engine, run_id: int | None) -> dict[str, int]:
     """How many changes of each kind a run found (detection writes them as the crawl closes)."""
-    counts = dict.fromkeys(CHANGE_KINDS, 0)
     if run_id is None:
-        return counts
+        return dict.fromkeys(CHANGE_KINDS, 0)
     with Session(engine) as session:
-        rows = session.execute(select(Change.kind, func.count()).where(Change.run_id == run_id)
-                               .group_by(Change.kind))
-        counts.update({kind: number for kind, number in rows})
-    return counts
+        return count_kinds(session, run_id)
 
 
 def _notify(engine: Engine, notify_command: Sequence[str] | None, environ: Mapping[str, str]) -> int:
@@ -174,5 +195,4 @@ def _notify(engine: Engine, notify_command: Sequence[str] | None, environ: Mappi
         logger.error("`%s` exited with status %s: %s; pending e-mails are retried every few minutes",
                      " ".join(command), child.returncode, child.last_line)
     with Session(engine) as session:
-        return session.scalar(select(func.count()).select_from(Delivery)
-                              .where(Delivery.status == "sent", Delivery.sent_at >= since)) or 0
+        return outbox.count_sent_since(session, since)

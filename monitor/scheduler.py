@@ -3,7 +3,8 @@
 Jobs live in the project's database (APScheduler's SQLAlchemyJobStore, table
 `apscheduler_jobs`), so a restart replaces them instead of adding duplicates. The job store
 keeps references to the job functions (module-level functions, see `monitor.jobs`) and their
-arguments, hence none of them is a secret.
+arguments, hence none of them is a secret: the database URL (which may hold a password)
+reaches the jobs through the threads that run them (`monitor.jobs.JobContext`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import socket
+import threading
 from dataclasses import dataclass
+from types import FrameType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
@@ -19,21 +23,21 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import utc_timestamp_to_datetime
 from sqlalchemy import Engine, inspect, select
 
-from monitor.jobs import nightly_crawl, retry_notify
-from storage.db import DEFAULT_DATABASE_URL, make_engine, migrate
+from monitor import config
+from monitor.jobs import JobContext, nightly_crawl, retry_notify, use_context
+from storage import DEFAULT_DATABASE_URL
+from storage.db import make_engine, migrate
 
 __all__ = ["ScheduleConfig", "ScheduleError", "build_scheduler", "planned_jobs", "run_forever",
            "nightly_crawl", "retry_notify"]  # the jobs too: jobs stored before they moved name this module
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CRON = "0 2 * * *"
 NIGHTLY_JOB = "nightly-crawl"
 NOTIFY_JOB = "retry-notify"
 # APScheduler's own table; storage/migrations/env.py tells Alembic to leave it alone.
@@ -49,10 +53,11 @@ class ScheduleConfig:
     """What to schedule, and when; commands default to `scrapy crawl news` and `newswatch notify`."""
 
     database_url: str = DEFAULT_DATABASE_URL
-    cron: str = DEFAULT_CRON
-    timezone: str = "UTC"
-    notify_every_minutes: int = 5
-    misfire_grace_seconds: int = 3600
+    site: str = config.DEFAULT_SITE
+    cron: str = config.DEFAULT_CRON
+    timezone: str = config.DEFAULT_TIMEZONE
+    notify_every_minutes: int = config.DEFAULT_NOTIFY_EVERY
+    misfire_grace_seconds: int = config.DEFAULT_MISFIRE_GRACE
     crawl_command: tuple[str, ...] | None = None
     notify_command: tuple[str, ...] | None = None
 
@@ -84,12 +89,8 @@ class _NoJobsOnceStopped:
         return super()._process_jobs()
 
 
-class NightlyScheduler(_NoJobsOnceStopped, BlockingScheduler):
-    """The foreground scheduler of `newswatch schedule`."""
-
-
-class BackgroundNightlyScheduler(_NoJobsOnceStopped, BackgroundScheduler):
-    """The same scheduler in a background thread (tests, or a host application)."""
+class NightlyScheduler(_NoJobsOnceStopped, BackgroundScheduler):
+    """The scheduler of `newswatch schedule`: its loop runs in a thread of its own (see `run_forever`)."""
 
 
 def zone(name: str) -> ZoneInfo:
@@ -97,8 +98,8 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ScheduleError(f"unknown time zone {name!r} (NEWSWATCH_TIMEZONE): use an IANA name such as "
-                            "UTC or Africa/Casablanca") from error
+        raise ScheduleError(f"unknown time zone {name!r}: use an IANA name such as UTC or Africa/Casablanca") \
+            from error
 
 
 def nightly_trigger(cron: str, timezone: str) -> CronTrigger:
@@ -108,22 +109,23 @@ def nightly_trigger(cron: str, timezone: str) -> CronTrigger:
     except ValueError as error:
         if isinstance(error, ScheduleError):
             raise
-        raise ScheduleError(f"{cron!r} is not a crontab expression (minute hour day month weekday), "
-                            f"NEWSWATCH_SCHEDULE: {error}") from error
+        raise ScheduleError(f"{cron!r} is not a crontab expression (minute hour day month weekday): {error}") \
+            from error
 
 
-def build_scheduler(config: ScheduleConfig, *, background: bool = False, engine: Engine | None = None
-                    ) -> BaseScheduler:
-    """A scheduler (not started; blocking unless `background`) with the nightly crawl and the e-mail retries."""
+def build_scheduler(config: ScheduleConfig, *, engine: Engine | None = None) -> BaseScheduler:
+    """A scheduler (not started) with the nightly crawl and the e-mail retries; its jobs run in its threads."""
     timezone = zone(config.timezone)
     trigger = nightly_trigger(config.cron, config.timezone)
     engine = engine or make_engine(config.database_url)
     migrate(engine)  # the jobs need our tables; the job store creates its own
     store = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)
-    scheduler_class = BackgroundNightlyScheduler if background else NightlyScheduler
-    scheduler = scheduler_class(
+    # The pool's threads hold the jobs' context, so that the job store never does.
+    context = JobContext(database_url=config.database_url, site=config.site)
+    executor = ThreadPoolExecutor(max_workers=2, pool_kwargs={"initializer": use_context, "initargs": (context,)})
+    scheduler = NightlyScheduler(
         jobstores={"default": store},
-        executors={"default": ThreadPoolExecutor(max_workers=2)},
+        executors={"default": executor},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": config.misfire_grace_seconds},
         timezone=timezone,
     )
@@ -176,27 +178,79 @@ def planned_jobs(config: ScheduleConfig, engine: Engine | None = None) -> list[P
 
 
 def run_forever(config: ScheduleConfig) -> None:
-    """Run the schedule in the foreground; SIGTERM or SIGINT stop it once the running job ends."""
+    """Run the schedule until SIGTERM or SIGINT, which stop it once the running job ends.
+
+    Call it from the main thread. Stopping waits for the running job, so it never happens in a
+    signal handler, which could wait forever on a lock held by the code it interrupted (the
+    scheduler's own, submitting a job): the handlers only wake this thread, which stops it.
+    """
     timezone = zone(config.timezone)
     scheduler = build_scheduler(config)
 
-    def started(_event) -> None:
+    def started(_event: object) -> None:
         for job in scheduler.get_jobs():
             logger.info("job %s (%s): next run %s", job.id, job.name,
                         f"{job.next_run_time.astimezone(timezone):%Y-%m-%d %H:%M:%S %Z}")
 
-    def stop(signum: int, _frame) -> None:
-        if scheduler.state == STATE_STOPPED:
-            logger.info("%s: still waiting for the running job to end", signal.Signals(signum).name)
-            return
-        logger.info("%s: stopping after the running job", signal.Signals(signum).name)
-        scheduler.shutdown(wait=True)
-
     scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
-    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with _StopSignals() as signals:
         scheduler.start()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        _stop_on_signal(scheduler, signals)
     logger.info("scheduler stopped")
+
+
+def _stop_on_signal(scheduler: BaseScheduler, signals: _StopSignals) -> None:
+    """Wait for a signal, then stop the scheduler, saying so at every further signal until it has."""
+    signum = signals.wait()
+    logger.info("%s: stopping after the running job", signal.Signals(signum).name)
+
+    def shutdown() -> None:
+        try:
+            scheduler.shutdown(wait=True)
+        finally:
+            signals.stopped()
+
+    stopper = threading.Thread(target=shutdown, name="newswatch-shutdown")
+    stopper.start()
+    while (signum := signals.wait()) != _StopSignals.STOPPED:
+        logger.info("%s: still waiting for the running job to end", signal.Signals(signum).name)
+    stopper.join()
+
+
+class _StopSignals:
+    """SIGTERM and SIGINT as they arrive, for the main thread to wait on; and word that stopping is done.
+
+    A signal reaches a process in any of its threads, and a lock or queue the main thread waits
+    on is woken only when the main thread itself takes it; a file descriptor always wakes it.
+    So the signals' numbers are written to a socket (signal.set_wakeup_fd, as asyncio does),
+    and the handlers themselves do nothing.
+    """
+
+    STOPPED = 0  # no signal has this number
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __enter__(self) -> _StopSignals:
+        self._receiver, self._sender = socket.socketpair()
+        self._sender.setblocking(False)  # as set_wakeup_fd requires
+        self._previous_fd = signal.set_wakeup_fd(self._sender.fileno(), warn_on_full_buffer=False)
+        self._previous = {signum: signal.signal(signum, _noted) for signum in self.SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(self._previous_fd)
+        self._receiver.close()
+        self._sender.close()
+
+    def wait(self) -> int:
+        """The number of the next signal (or STOPPED), once it comes."""
+        return self._receiver.recv(1)[0]
+
+    def stopped(self) -> None:
+        """Tell `wait` that the scheduler has stopped (from any thread)."""
+        self._sender.send(bytes([self.STOPPED]))
+
+
+def _noted(_signum: int, _frame: FrameType | None) -> None:
+    """The handler of the stop signals: their numbers reach `_StopSignals.wait` by the wakeup socket."""

@@ -1,4 +1,4 @@
-"""Subscribers of the alert emails, their unsubscribe tokens, and the outbox of their digests.
+"""Subscribers of the alert emails and their unsubscribe tokens (their digests: storage.outbox).
 
 Like `storage.repository`, every function takes a `Session` and leaves committing to the caller.
 """
@@ -11,17 +11,16 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from storage.models import SUBSCRIBER_KINDS, Article, ArticleVersion, Change, Delivery, Subscriber
+from storage import outbox
+from storage.models import SUBSCRIBER_KINDS, Delivery, Subscriber
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 # Which kinds of change a subscriber's wish covers. A release that comes back after a
 # removal is news both to who follows new releases and to who was told of the removal.
 _COVERS = {"added": ("added", "restored"), "edited": ("edited",), "removed": ("removed", "restored")}
@@ -73,27 +72,6 @@ class Unsubscribed:
     email: str
     already: bool
     cancelled: int  # pending digests that will not be sent
-
-
-@dataclass(frozen=True)
-class VersionText:
-    title: str
-    published: dt.date | None
-    paragraphs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ChangeRow:
-    """A change of a run with everything a digest shows of it."""
-
-    kind: str
-    language: str
-    url: str
-    fields: tuple[str, ...]
-    summary: str
-    old: VersionText | None
-    new: VersionText | None
-    current: VersionText | None  # the article's version now, for a title when old and new lack one
 
 
 # --------------------------------------------------------------------------- validation
@@ -213,7 +191,7 @@ def remove_subscriber(session: Session, email: str) -> str:
     subscriber = find_subscriber(session, address)
     if subscriber is None:
         raise SubscriberNotFound(f"no subscriber {address}")
-    session.execute(delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+    outbox.forget(session, subscriber.id)
     session.delete(subscriber)
     session.flush()
     return address
@@ -229,11 +207,7 @@ def unsubscribe(session: Session, token: str, *, now: dt.datetime) -> Unsubscrib
     already = subscriber.unsubscribed_at is not None
     if not already:
         subscriber.unsubscribed_at = now
-    cancelled = session.execute(
-        update(Delivery)
-        .where(Delivery.subscriber_id == subscriber.id, Delivery.status == "pending")
-        .values(status="cancelled", last_error="cancelled: the subscriber unsubscribed")
-    ).rowcount
+    cancelled = outbox.cancel_pending(session, subscriber.id, "the subscriber unsubscribed")
     session.flush()
     return Unsubscribed(subscriber.email, already, cancelled)
 
@@ -266,170 +240,7 @@ def list_subscribers(session: Session) -> list[SubscriberSummary]:
     ]
 
 
-# --------------------------------------------------------------------------- changes of a run
-
-
-def run_change_keys(session: Session, run_id: int) -> set[tuple[str, str]]:
-    """(language, kind) of the run's alertable changes (baseline changes never alert)."""
-    rows = session.execute(
-        select(Article.language, Change.kind)
-        .join(Article, Change.article_id == Article.id)
-        .where(Change.run_id == run_id, Change.is_baseline.is_(False))
-        .distinct()
-    )
-    return {(language, kind) for language, kind in rows}
-
-
 def wants(subscriber: Subscriber, keys: set[tuple[str, str]]) -> bool:
-    """Whether any of the (language, kind) pairs is among what the subscriber asked for."""
+    """Whether any of the (language, kind) pairs of changes is among what the subscriber asked for."""
     kinds = covered_kinds(subscriber.kinds)
     return any(language in subscriber.languages and kind in kinds for language, kind in keys)
-
-
-def matching_changes(session: Session, run_id: int, languages: Sequence[str], kinds: Sequence[str]) -> list[ChangeRow]:
-    """The run's alertable changes in `languages` of the kinds `kinds` cover, in the order found."""
-    old, new, current = aliased(ArticleVersion), aliased(ArticleVersion), aliased(ArticleVersion)
-    statement = (
-        select(Change, Article.language, Article.canonical_url, old, new, current)
-        .join(Article, Change.article_id == Article.id)
-        .outerjoin(old, Change.old_version_id == old.id)
-        .outerjoin(new, Change.new_version_id == new.id)
-        .outerjoin(current, Article.current_version_id == current.id)
-        .where(
-            Change.run_id == run_id,
-            Change.is_baseline.is_(False),
-            Article.language.in_(list(languages)),
-            Change.kind.in_(sorted(covered_kinds(kinds))),
-        )
-        .order_by(Change.id)
-    )
-    return [
-        ChangeRow(change.kind, language, url, tuple(change.fields or ()), change.summary or "",
-                  _text(o), _text(n), _text(c))
-        for change, language, url, o, n, c in session.execute(statement)
-    ]
-
-
-def _text(version: ArticleVersion | None) -> VersionText | None:
-    if version is None:
-        return None
-    return VersionText(version.title, version.published, tuple(version.paragraphs))
-
-
-# --------------------------------------------------------------------------- the outbox
-
-
-def run_deliveries(session: Session, run_id: int) -> dict[int, Delivery]:
-    """The digests of a run, by subscriber id."""
-    rows = session.scalars(select(Delivery).where(Delivery.run_id == run_id).with_for_update())
-    return {delivery.subscriber_id: delivery for delivery in rows}
-
-
-def insert_delivery(session: Session, subscriber_id: int, run_id: int, *, now: dt.datetime) -> None:
-    """A pending digest, unless the (subscriber, run) pair has one already."""
-    insert = _INSERTS[session.get_bind().dialect.name]
-    session.execute(
-        insert(Delivery)
-        .values(subscriber_id=subscriber_id, run_id=run_id, status="pending", attempts=0,
-                created_at=now, next_attempt_at=now)
-        .on_conflict_do_nothing(index_elements=[Delivery.subscriber_id, Delivery.run_id])
-    )
-
-
-def count_pending(session: Session, run_id: int | None = None) -> int:
-    """How many digests wait to be sent (of one run, or of all)."""
-    statement = select(func.count(Delivery.id)).where(Delivery.status == "pending")
-    if run_id is not None:
-        statement = statement.where(Delivery.run_id == run_id)
-    return session.scalar(statement) or 0
-
-
-def due_deliveries(session: Session, now: dt.datetime) -> list[Delivery]:
-    """Pending digests whose (next) attempt is due at `now`, oldest first."""
-    return list(session.scalars(
-        select(Delivery)
-        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-    ))
-
-
-def next_attempt(session: Session) -> dt.datetime | None:
-    """When the earliest pending digest is due."""
-    return session.scalar(select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending"))
-
-
-def claim_delivery(
-    session: Session, delivery_id: int, *, now: dt.datetime, lease_until: dt.datetime, message_id: str
-) -> bool:
-    """Take a due digest for sending: one more attempt, not due again before `lease_until`.
-
-    False when another sender took it first (or it is no longer pending and due). The
-    Message-ID is set on the first claim and kept by every later one. The last error is
-    cleared, so that a digest being sent (no error) is told from one backing off (an error).
-    """
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "pending", Delivery.next_attempt_at <= now)
-        .values(attempts=Delivery.attempts + 1, next_attempt_at=lease_until,
-                message_id=func.coalesce(Delivery.message_id, message_id), last_error=None)
-    )
-    return result.rowcount == 1
-
-
-def fail_attempt(
-    session: Session, delivery_id: int, error: str, *, now: dt.datetime,
-    retry_delay: Callable[[int], dt.timedelta],
-) -> bool:
-    """Count a failed attempt of a due digest without trying it (its server is down); False if not due."""
-    delivery = session.scalars(
-        select(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == "pending", Delivery.next_attempt_at <= now)
-        .with_for_update()
-    ).one_or_none()
-    if delivery is None:
-        return False
-    delivery.attempts += 1
-    delivery.last_error = error
-    delivery.next_attempt_at = now + retry_delay(delivery.attempts)
-    session.flush()
-    return True
-
-
-def mark_sent(session: Session, delivery_id: int, *, now: dt.datetime) -> None:
-    """The server accepted the digest."""
-    session.execute(update(Delivery).where(Delivery.id == delivery_id)
-                    .values(status="sent", sent_at=now, last_error=None))
-
-
-def mark_retry(session: Session, delivery_id: int, error: str, *, next_attempt_at: dt.datetime) -> None:
-    """The attempt failed; the digest stays pending until `next_attempt_at`."""
-    session.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending")
-                    .values(last_error=error, next_attempt_at=next_attempt_at))
-
-
-def mark_failed(session: Session, delivery_id: int, error: str) -> None:
-    """The server refused the digest for good (e.g. an unknown recipient)."""
-    session.execute(update(Delivery).where(Delivery.id == delivery_id)
-                    .values(status="failed", last_error=error))
-
-
-def cancel_delivery(session: Session, delivery_id: int, reason: str) -> None:
-    """A pending digest that will not be sent, and why."""
-    session.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending")
-                    .values(status="cancelled", last_error=f"cancelled: {reason}"))
-
-
-def retry_now(session: Session, *, now: dt.datetime) -> int:
-    """Make digests backing off after an error due at `now` (not those a sender holds); how many."""
-    return session.execute(
-        update(Delivery)
-        .where(Delivery.status == "pending", Delivery.next_attempt_at > now, Delivery.last_error.is_not(None))
-        .values(next_attempt_at=now)
-    ).rowcount
-
-
-def retry_failed(session: Session, *, now: dt.datetime) -> int:
-    """Make failed digests pending again (after the operator fixed the cause); how many."""
-    return session.execute(
-        update(Delivery).where(Delivery.status == "failed").values(status="pending", next_attempt_at=now)
-    ).rowcount

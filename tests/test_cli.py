@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from monitor.cli import main
+from storage.db import make_engine, migrate
 
 REPO = Path(__file__).resolve().parents[1]
 ARTICLE = next((REPO / "fixtures/site/v1/ar").rglob("expected.json"))
@@ -83,10 +84,20 @@ def test_reading_a_database_that_does_not_exist_fails_clearly(tmp_path):
     assert not (tmp_path / "none.db").exists()
 
 
-def test_a_bad_database_url_fails_clearly():
-    result = CliRunner().invoke(main, ["runs", "--database", "not a url"])
-    assert result.exit_code == 1
-    assert "not a database URL" in result.output
+@pytest.mark.parametrize(("url", "message"), [
+    ("not a url", "'not a url' is not a database URL: use sqlite:///PATH or postgresql+psycopg://"),
+    ("mysql://x/y", "the driver of mysql is not installed (MySQLdb): use sqlite:///PATH or postgresql+psycopg://"),
+    ("oracle+nosuch://x/y", "'oracle+nosuch' is not a database newswatch knows"),
+])
+def test_a_bad_database_url_is_one_line_naming_the_setting(url, message):
+    result = CliRunner().invoke(main, ["runs", "--database", url])
+    from_env = CliRunner().invoke(main, ["changes"], env={"NEWSWATCH_DATABASE_URL": url})
+
+    for outcome in (result, from_env):
+        assert outcome.exit_code == 2 and "Traceback" not in outcome.output
+        (error,) = [line for line in outcome.output.splitlines() if line.startswith("Error")]
+        assert error.startswith("Error: Invalid value for '--database' (env var: 'NEWSWATCH_DATABASE_URL'): ")
+        assert message in error
 
 
 def test_demo_crawls_the_fixture_mirror_and_reports_what_it_stored(tmp_path):
@@ -114,3 +125,30 @@ def test_bad_arguments_exit_non_zero_with_a_clear_message(args, message):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def loaded_packages(code: str) -> set[str]:
+    """The top-level packages a fresh interpreter holds in sys.modules once it has run `code`."""
+    script = f"{code}\nimport json, sys; print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_loading_the_command_line_imports_no_crawler_and_no_database_library():
+    assert loaded_packages("import monitor.cli") & {"scrapy", "trafilatura", "twisted", "sqlalchemy"} == set()
+
+
+@pytest.mark.parametrize("command", [["runs"], ["changes", "--since", "2000-01-01"], ["articles"]])
+def test_reading_commands_import_neither_scrapy_nor_trafilatura(tmp_path, command):
+    database = f"sqlite:///{tmp_path / 'newswatch.db'}"
+    migrate(make_engine(database))
+    code = f"from monitor.cli import main; main({[*command, '--database', database]!r}, standalone_mode=False)"
+
+    loaded = loaded_packages(code)
+
+    assert "sqlalchemy" in loaded  # the command did run
+    assert loaded & {"scrapy", "trafilatura", "twisted"} == set()

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from crawler.runs import run_status
 from monitor.cli import main
-from monitor.history import list_changes
 from storage import repository
+from storage.changes import list_changes
 from storage.runs import RunSummary, list_runs
 
 # Detection is tested on full runs: the fixture's releases are years old, and an incremental
@@ -29,7 +29,7 @@ def observed(engine, run_id: int) -> list[dict]:
     with Session(engine) as session:
         rows = list_changes(session, run_id)
     return sorted(
-        ({"kind": r.kind, "path": unquote(urlsplit(r.url).path), "language": r.language, "fields": r.fields}
+        ({"kind": r.kind, "path": unquote(urlsplit(r.url).path), "language": r.language, "fields": list(r.fields)}
          for r in rows),
         key=lambda change: change["path"],
     )
@@ -51,7 +51,7 @@ def test_v1_v2_v3_report_exactly_the_changes_and_an_outage_reports_none(mirror, 
     assert first.is_baseline and observed(engine, first.id) == []  # the baseline never alerts
     with Session(engine) as session:
         baseline = list_changes(session, first.id, include_baseline=True)
-    assert {c.kind for c in baseline} == {"added"} and all(c.baseline for c in baseline)
+    assert {c.kind for c in baseline} == {"added"} and all(c.is_baseline for c in baseline)
     assert second.status == "complete"
     assert observed(engine, second.id) == expected_changes(snapshots / "v2")
     assert third.status == "incomplete"

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from monitor.diff import ContentDiff, compare, tokenize
 from monitor.diffview import render_html, render_text, summary
+from storage.changes import VersionText
 from storage.content import normalize_paragraphs
 
 DAY = dt.date(2022, 9, 15)
@@ -25,7 +26,7 @@ TITLE = "ICESCO Holds Heritage Forum"
 
 
 def release(title=TITLE, published=DAY, paragraphs=PARAGRAPHS):
-    return (title, published, list(paragraphs))
+    return VersionText(title, published, tuple(paragraphs))
 
 
 def edited(index: int, old: str, new: str) -> list[str]:
@@ -152,14 +153,14 @@ def test_summary_stays_short():
 def test_arabic_paragraph_edit():
     old = ["وشارك في الاجتماع 150 خبيرًا من 20 دولة، وناقشوا سبل التعاون."]
     new = ["وشارك في الاجتماع ٢٠٠ خبيرًا من 20 دولة، وناقشوا سبل التعاون؟"]
-    diff = compare(("اجتماع الخبراء", DAY, old), ("اجتماع الخبراء", DAY, new))
+    diff = compare(VersionText("اجتماع الخبراء", DAY, old), VersionText("اجتماع الخبراء", DAY, new))
     assert diff.fields == ("text",)
     changes = [(op.old_text, op.new_text) for op in diff.paragraphs[0].ops if op.tag != "equal"]
     assert changes == [(" 150", " ٢٠٠"), (".", "؟")]
     # Harakat stay inside their word; Arabic punctuation is its own token.
     assert " خبيرًا" in diff.paragraphs[0].ops[2].new and "،" in diff.paragraphs[0].ops[2].new
     assert summary(diff) == "1 word changed in paragraph 1: 150 → ٢٠٠"
-    html = render_html(diff, lang="ar")
+    html = render_html(diff, rtl=True, lang="ar")
     assert html.startswith('<div class="newswatch-diff" dir="rtl" lang="ar">')
     assert_ops_rebuild(diff, old, new)
 
@@ -167,7 +168,7 @@ def test_arabic_paragraph_edit():
 def test_french_text_with_guillemets_and_nbsp():
     old = ["Le directeur a salué « l’engagement » des 20\u00a0pays\u202f!"]
     new = ["Le directeur général a salué «\u00a0l’engagement\u00a0» des 20 pays !"]
-    diff = compare(("Titre", DAY, old), ("Titre", DAY, new))
+    diff = compare(VersionText("Titre", DAY, old), VersionText("Titre", DAY, new))
     assert summary(diff) == "1 word added to paragraph 1"
     assert render_text(diff) == "¶1\nLe directeur {+général+} a salué « l’engagement » des 20 pays !"
 
@@ -210,7 +211,7 @@ def test_rewritten_paragraph_is_removed_and_added():
 def test_large_rewrites_are_paired_by_position():
     old = [f"Paragraph {i} of a very long page about heritage." for i in range(150)]
     new = [p.replace("very long", "long") for p in old[:140]] + ["Photos are online."]
-    diff = compare(("t", DAY, old), ("t", DAY, new))
+    diff = compare(VersionText("t", DAY, old), VersionText("t", DAY, new))
     kinds = [c.kind for c in diff.paragraphs]
     assert kinds == ["changed"] * 140 + ["removed", "added"] + ["removed"] * 9
     assert summary(diff) == "140 paragraphs changed, 1 added, 10 removed"
@@ -226,7 +227,7 @@ def test_color_rendering_uses_ansi_instead_of_markers():
 
 def test_paragraphs_must_be_a_sequence_not_a_string():
     with pytest.raises(TypeError, match="sequence of strings"):
-        compare(release(), ("t", None, "one string"))
+        compare(release(), VersionText("t", None, "one string"))
 
 
 # --------------------------------------------------------------------------- HTML escaping
@@ -234,9 +235,9 @@ def test_paragraphs_must_be_a_sequence_not_a_string():
 
 def test_html_escapes_page_text():
     body = '"quotes" & ampersands in a paragraph long enough to be edited rather than replaced'
-    old = ("Cooperation <script>alert(1)</script>", DAY, [body, "unchanged"])
+    old = VersionText("Cooperation <script>alert(1)</script>", DAY, (body, "unchanged"))
     added = " <img src=x onerror=alert(2)>"
-    new = ("Co-operation <script>alert(1)</script>", DAY, [body + added, "unchanged"])
+    new = VersionText("Co-operation <script>alert(1)</script>", DAY, (body + added, "unchanged"))
     html = str(render_html(compare(old, new)))
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -272,7 +273,7 @@ def join_words(words: list[str]) -> str:
 
 @given(st.text(max_size=40), DATES, BODY)
 def test_a_version_equals_itself(title, published, body):
-    version = (title, published, [join_words(p) for p in body])
+    version = VersionText(title, published, tuple(join_words(p) for p in body))
     diff = compare(version, version)
     assert diff.fields == () and diff.paragraphs == ()
     assert render_text(diff) == "" and render_html(diff) == ""
@@ -299,9 +300,9 @@ def test_whitespace_and_paragraph_breaks_are_not_changes(body, data):
         for i, word in enumerate(p):
             text += (data.draw(SEPARATORS) if i else "") + word
         relaid.append(text + data.draw(st.sampled_from(["", " ", "\u00a0\n"])))
-    old = ("Title", DAY, [join_words(p) for p in body])
+    old = VersionText("Title", DAY, tuple(join_words(p) for p in body))
     blank = data.draw(st.lists(st.sampled_from(["", " ", "\n\u200b"]), max_size=2))
-    new = ("\u200bTitle\u00a0", DAY, relaid + blank)
+    new = VersionText("\u200bTitle\u00a0", DAY, tuple(relaid + blank))
     diff = compare(old, new)
     assert diff.fields == ()
     assert diff.paragraphs == ()
@@ -334,7 +335,7 @@ def edited_bodies(draw):
 @given(edited_bodies())
 def test_word_ops_rebuild_both_versions(bodies):
     old, new = bodies
-    diff = compare(("t", DAY, old), ("t", DAY, new))
+    diff = compare(VersionText("t", DAY, old), VersionText("t", DAY, new))
     assert_ops_rebuild(diff, old, new)
     assert ("text" in diff.fields) == bool(diff.paragraphs)
     same_words = " ".join(normalize_paragraphs(old)) == " ".join(normalize_paragraphs(new))
@@ -347,7 +348,7 @@ def test_word_ops_rebuild_both_versions(bodies):
 @given(st.text(max_size=30), st.text(max_size=30))
 def test_tokenize_keeps_every_character(a, b):
     assert "".join(tokenize(a)) == a
-    diff = compare((a, None, []), (b, None, []))
+    diff = compare(VersionText(a, None, []), VersionText(b, None, []))
     if diff.title:
         assert "".join(t for op in diff.title.ops if op.tag != "delete" for t in op.new) == diff.title.new
 
@@ -358,5 +359,5 @@ _TAGS = re.compile(r'</?(div|p|span|strong|del|ins)( (class|dir|lang|style)="[^"
 @given(edited_bodies(), st.text(alphabet="<>&\"'ab /", max_size=20))
 def test_html_never_lets_page_markup_through(bodies, title):
     old, new = bodies
-    html = str(render_html(compare((title, DAY, old), (title + "<x>", DAY, new))))
+    html = str(render_html(compare(VersionText(title, DAY, old), VersionText(title + "<x>", DAY, new))))
     assert "<" not in _TAGS.sub("", html)

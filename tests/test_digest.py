@@ -1,4 +1,4 @@
-"""monitor.digest: a subscriber's digest grouped, rendered (text and HTML) and composed, inertly."""
+"""monitor.mail.digest: a subscriber's digest grouped, rendered (text and HTML) and composed, inertly."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.digest import Recipient, build_digest, compose, render_digest_html, render_digest_text, unsubscribe_links
-from storage.subscribers import ChangeRow, VersionText
+from monitor.mail.digest import Recipient, build_digest, compose, render_digest_html, render_digest_text, unsubscribe_links
+from storage.changes import ChangeRecord, VersionText
 
 DAY = dt.date(2026, 5, 1)
 FINISHED = dt.datetime(2026, 5, 2, 3, 30, tzinfo=dt.UTC)
@@ -65,16 +65,20 @@ def assert_only_our_markup(body: str) -> None:
 
 
 def row(kind: str, language: str = "en", *, url: str = "https://icesco.org/en/2026/05/01/forum/",
-        old: VersionText | None = None, new: VersionText | None = None, summary: str = "") -> ChangeRow:
-    return ChangeRow(kind, language, url, ("text",) if kind == "edited" else (), summary, old, new, new or old)
+        old: VersionText | None = None, new: VersionText | None = None, summary: str = "") -> ChangeRecord:
+    shown = new or old
+    return ChangeRecord(id=0, run_id=7, article_id=0, kind=kind, url=url, language=language, title=shown.title,
+                        published=shown.published, fields=("text",) if kind == "edited" else (), summary=summary,
+                        is_baseline=False, old_version_id=1 if old else None, new_version_id=2 if new else None,
+                        old=old, new=new)
 
 
-def added(title: str, language: str = "en", published: dt.date = DAY, url: str | None = None) -> ChangeRow:
+def added(title: str, language: str = "en", published: dt.date = DAY, url: str | None = None) -> ChangeRecord:
     url = url or f"https://icesco.org/{language}/2026/05/01/{'-'.join(title.lower().split())}/"
     return row("added", language, url=url, new=VersionText(title, published, (f"{title}: the first paragraph.",)))
 
 
-def sample_rows() -> list[ChangeRow]:
+def sample_rows() -> list[ChangeRecord]:
     return [
         added("Forum on Heritage Opens"),
         row("edited", old=EN_OLD, new=EN_NEW, summary="paragraph 2: 150 → 200"),
@@ -86,20 +90,20 @@ def sample_rows() -> list[ChangeRow]:
     ]
 
 
-def composed(rows: list[ChangeRow], languages=("en", "ar")) -> bytes:
+def composed(rows: list[ChangeRecord], languages=("en", "ar")) -> bytes:
     """The message as it goes over the wire."""
-    digest = build_digest("ICESCO", 7, FINISHED, rows, languages)
+    digest = build_digest("ICESCO", 7, FINISHED, rows, languages, rtl_languages=("ar",))
     return bytes(compose(digest, RECIPIENT, sender="Newswatch <newswatch@example.org>",
                          message_id=make_msgid(domain="example.org"), date=FINISHED))
 
 
-def message(rows: list[ChangeRow], languages=("en", "ar")) -> email.message.EmailMessage:
+def message(rows: list[ChangeRecord], languages=("en", "ar")) -> email.message.EmailMessage:
     """The message as a client parses it."""
     return email.message_from_bytes(composed(rows, languages), policy=policy.default)
 
 
 def test_sections_follow_the_subscribers_languages_and_kinds_their_fixed_order():
-    digest = build_digest("ICESCO", 7, FINISHED, sample_rows(), ["ar", "en"])
+    digest = build_digest("ICESCO", 7, FINISHED, sample_rows(), ["ar", "en"], rtl_languages=("ar",))
 
     assert [s.language for s in digest.sections] == ["ar", "en"]  # fr not asked for
     assert [g.kind for g in digest.sections[1].groups] == ["added", "restored", "edited", "removed"]
@@ -110,8 +114,8 @@ def test_sections_follow_the_subscribers_languages_and_kinds_their_fixed_order()
 
 def test_entries_are_newest_first_then_by_title():
     rows = [added("B", published=DAY), added("A", published=DAY), added("Older", published=DAY - dt.timedelta(1))]
-    entries = build_digest("ICESCO", 1, None, rows, ["en"]).sections[0].groups[0].entries
-    assert [e.title for e in entries] == ["A", "B", "Older"]
+    changes = build_digest("ICESCO", 1, None, rows, ["en"]).sections[0].groups[0].changes
+    assert [c.title for c in changes] == ["A", "B", "Older"]
 
 
 def test_no_relevant_rows_make_an_empty_digest():
@@ -214,7 +218,7 @@ def test_any_page_text_arrives_inert(title: str, paragraph: str):
 
 
 def test_sample_digest_renders_to_a_standalone_html_file(tmp_path):
-    digest = build_digest("ICESCO", 7, FINISHED, sample_rows(), ["en", "ar"])
+    digest = build_digest("ICESCO", 7, FINISHED, sample_rows(), ["en", "ar"], rtl_languages=("ar",))
     page = tmp_path / "digest.html"
     page.write_text(render_digest_html(digest, RECIPIENT), "utf-8")
     text = render_digest_text(digest, RECIPIENT)

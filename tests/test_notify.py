@@ -15,6 +15,7 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import click
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -22,11 +23,13 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from monitor import mailconfig
-from monitor import notify as mail
+from monitor import config
+from monitor.mail.settings import MailSettings
+from monitor.mail import send as mail
 from monitor.cli import main
-from monitor.outbox import RETRY_BASE, SEND_LEASE, enqueue_digests, retry_delay
-from monitor.transports import transport_for
+from monitor.mail.outbox import RETRY_BASE, SEND_LEASE, enqueue_digests, retry_delay
+from monitor.mail.transports import transport_for
+from storage import outbox
 from storage import subscribers as store
 from storage.models import Article, ArticleVersion, Change, CrawlRun, Delivery, Subscriber
 
@@ -92,8 +95,8 @@ class SmtpServer:
             self.controller.stop()
             self.controller = None
 
-    def settings(self, **changes) -> mailconfig.MailSettings:
-        return mailconfig.MailSettings(mail_from=SENDER, public_url="https://news.example.org",
+    def settings(self, **changes) -> MailSettings:
+        return MailSettings(mail_from=SENDER, public_url="https://news.example.org",
                                        smtp_host="127.0.0.1", smtp_port=self.port, **changes)
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -206,7 +209,7 @@ def deliveries(engine: Engine) -> dict[str, Delivery]:
         return result
 
 
-def send(engine: Engine, settings: mailconfig.MailSettings, now: dt.datetime) -> mail.NotifyReport:
+def send(engine: Engine, settings: MailSettings, now: dt.datetime) -> mail.NotifyReport:
     return mail.send_due(engine, transport_for(settings), settings, KEY, now=now)
 
 
@@ -241,7 +244,7 @@ def test_enqueueing_twice_is_idempotent_and_a_recompute_never_resends(engine, wo
     assert {name: d.id for name, d in deliveries(engine).items()} == first
 
     with Session(engine) as session, session.begin():
-        store.mark_sent(session, first["alice"], now=T0)
+        outbox.mark_sent(session, first["alice"], now=T0)
         # A recompute finds that the French and Arabic edits were not changes after all.
         edited = session.scalars(select(Change).join(Article, Change.article_id == Article.id)
                                  .where(Change.run_id == world.run, Article.language != "en")).all()
@@ -399,7 +402,7 @@ def test_a_crash_after_the_server_accepted_resends_once_with_the_same_message_id
     def die(*args, **kwargs):
         raise KeyboardInterrupt  # the process dies before it records that the server accepted
 
-    monkeypatch.setattr(store, "mark_sent", die)
+    monkeypatch.setattr(outbox, "mark_sent", die)
     with pytest.raises(KeyboardInterrupt):
         send(engine, smtp.settings(), T0)
     monkeypatch.undo()
@@ -420,7 +423,7 @@ def test_two_senders_never_claim_the_same_digest(engine, world):
     enqueue(engine, world.run)
     delivery_id = deliveries(engine)["alice"].id
     with Session(engine) as session, session.begin():
-        claims = [store.claim_delivery(session, delivery_id, now=T0, lease_until=T0 + SEND_LEASE, message_id=f"<{n}@x>")
+        claims = [outbox.claim_delivery(session, delivery_id, now=T0, lease_until=T0 + SEND_LEASE, message_id=f"<{n}@x>")
                   for n in range(2)]
     assert claims == [True, False]
     assert deliveries(engine)["alice"].message_id == "<0@x>"
@@ -526,20 +529,45 @@ def test_notify_with_a_wrong_secret_key_refuses_before_sending(engine, world, sm
     assert smtp.inbox.messages == [] and {d.attempts for d in deliveries(engine).values()} == {0}
 
 
-def test_notify_settings_errors_name_the_variable(engine, world):
-    result = cli(engine, "notify", env={"NEWSWATCH_SMTP_PORT": "twenty-five", "NEWSWATCH_SECRET_KEY": KEY.decode()})
-    assert result.exit_code == 1 and "NEWSWATCH_SMTP_PORT must be a number, not 'twenty-five'" in result.output
-    result = cli(engine, "notify", env={"NEWSWATCH_SMTP_SSL": "1", "NEWSWATCH_SMTP_STARTTLS": "yes"})
-    assert result.exit_code == 1 and "not both" in result.output
+@pytest.mark.parametrize(("env", "message"), [
+    ({"NEWSWATCH_SMTP_PORT": "twenty-five"},
+     "Invalid value for '--smtp-port' (env var: 'NEWSWATCH_SMTP_PORT'): 'twenty-five' is not a valid integer"),
+    ({"NEWSWATCH_SMTP_PORT": "0"}, "(env var: 'NEWSWATCH_SMTP_PORT'): 0 is not in the range 1<=x<=65535"),
+    ({"NEWSWATCH_SMTP_SSL": "1", "NEWSWATCH_SMTP_STARTTLS": "yes"},
+     "'NEWSWATCH_SMTP_SSL', 'NEWSWATCH_SMTP_STARTTLS'): choose SSL or STARTTLS, not both"),
+    ({"NEWSWATCH_SMTP_SSL": "maybe"}, "(env var: 'NEWSWATCH_SMTP_SSL'): 'maybe' is not a valid boolean"),
+    ({"NEWSWATCH_MAIL_FROM": "nobody"}, "(env var: 'NEWSWATCH_MAIL_FROM'): 'nobody' is not an e-mail address"),
+    ({"NEWSWATCH_PUBLIC_URL": "ftp://news"}, "(env var: 'NEWSWATCH_PUBLIC_URL'): 'ftp://news' is not an http(s) URL"),
+    ({"NEWSWATCH_SMTP_PASSWORD_FILE": "/no/such/password"},
+     "(env var: 'NEWSWATCH_SMTP_PASSWORD_FILE'): File '/no/such/password' does not exist"),
+    ({"NEWSWATCH_SECRET_KEY": "short"}, "(env var: 'NEWSWATCH_SECRET_KEY'): the secret key in NEWSWATCH_SECRET_KEY "
+                                        "is too short"),
+])
+def test_a_bad_mail_setting_is_one_line_naming_it_and_exit_status_2(engine, world, smtp, env, message):
+    enqueue(engine, world.run)
+
+    result = cli(engine, "notify", env={**smtp.env(), **env})
+
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert error.startswith("Error: Invalid value for '--") and message in error
+    assert smtp.inbox.messages == [] and {d.attempts for d in deliveries(engine).values()} == {0}
 
 
 def test_password_file_is_read_and_settings_hide_the_password(tmp_path: Path):
     secret = tmp_path / "password"
     secret.write_text("s3cret\n")
-    settings = mailconfig.MailSettings.from_env({"NEWSWATCH_SMTP_HOST": "mail.example.org",
-                                                 "NEWSWATCH_SMTP_PASSWORD_FILE": str(secret),
-                                                 "NEWSWATCH_SMTP_STARTTLS": "true"})
-    assert settings.smtp_password == "s3cret" and settings.smtp_port == 587 and "s3cret" not in repr(settings)
-    with pytest.raises(mailconfig.ConfigError, match="cannot read NEWSWATCH_SMTP_PASSWORD_FILE"):
-        mailconfig.MailSettings.from_env({"NEWSWATCH_SMTP_PASSWORD_FILE": str(tmp_path / "missing")})
+    seen: list[MailSettings] = []
 
+    @click.command()
+    @config.mail_options
+    def show(mail_settings: MailSettings) -> None:
+        seen.append(mail_settings)
+
+    result = CliRunner().invoke(show, [], env={"NEWSWATCH_SMTP_HOST": "mail.example.org",
+                                               "NEWSWATCH_SMTP_PASSWORD_FILE": str(secret),
+                                               "NEWSWATCH_SMTP_STARTTLS": "true"})
+
+    assert result.exit_code == 0, result.output
+    (settings,) = seen
+    assert settings.smtp_password == "s3cret" and settings.smtp_port == 587 and "s3cret" not in repr(settings)

@@ -26,13 +26,14 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from click.testing import CliRunner
-from sqlalchemy import Column, MetaData, Table, func, inspect, select
+from sqlalchemy import Column, MetaData, Table, func, inspect, make_url, select
 from sqlalchemy.orm import Session
 
 from monitor.cli import main
-from monitor.jobs import nightly_crawl, retry_notify
+from monitor.jobs import JobContext, nightly_crawl, retry_notify
+from monitor import scheduler as scheduler_module
 from monitor.scheduler import JOBSTORE_TABLE, NIGHTLY_JOB, NOTIFY_JOB, ScheduleConfig, build_scheduler, run_forever
-from storage import runs as crawl_runs  # `runs` below lists the runs of a database
+from storage.runs import claim
 from storage.db import alembic_config
 from storage.models import CrawlRun
 
@@ -50,10 +51,9 @@ SECRET_KEY = "k" * 40
 
 @pytest.fixture
 def database_url(engine, monkeypatch) -> str:
-    """The test database, in the environment the jobs (and their crawls) read; no job stored yet."""
+    """The test database (not in the environment: the jobs get it from their scheduler); no job stored yet."""
     url = engine.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("NEWSWATCH_DATABASE_URL", url)
-    monkeypatch.setenv("NEWSWATCH_SITE", "icesco")
+    monkeypatch.delenv("NEWSWATCH_DATABASE_URL", raising=False)
     monkeypatch.setenv("NEWSWATCH_OUTBOX_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "newswatch-outbox"))
     jobstore = Table(JOBSTORE_TABLE, MetaData(), Column("id"))
     jobstore.drop(engine, checkfirst=True)
@@ -67,7 +67,7 @@ def schedulers():
     made: list[BackgroundScheduler] = []
 
     def make(config: ScheduleConfig) -> BackgroundScheduler:
-        scheduler = build_scheduler(config, background=True)
+        scheduler = build_scheduler(config)
         made.append(scheduler)
         return scheduler
 
@@ -174,6 +174,7 @@ def test_a_fired_nightly_job_crawls_detects_and_notifies(mirror, engine, crawl, 
     assert report.emails_sent == 1
     assert [e.rcpt_tos for e in smtp.envelopes] == [["reader@example.org"]]
     assert in_future(scheduler, NIGHTLY_JOB)  # the nightly schedule itself is untouched
+    assert "NEWSWATCH_DATABASE_URL" not in os.environ  # the job got it from its scheduler, not from a global
     start, end = [r.getMessage() for r in caplog.records if r.name == "monitor.jobs"]
     assert start.startswith("nightly crawl of icesco: starting `")
     assert re.fullmatch(rf"nightly crawl of icesco: run {nightly.id} complete \(2 added, 6 edited, 2 removed\), "
@@ -204,7 +205,7 @@ def test_a_crawl_killed_midway_leaves_its_run_failed_not_running(engine, databas
                             "runs.claim(make_engine(os.environ['NEWSWATCH_DATABASE_URL']), 'icesco'); "
                             "os.kill(os.getpid(), signal.SIGKILL)")
 
-    report = nightly_crawl(crawl_command=killed, notify_command=SUCCEED)
+    report = nightly_crawl(crawl_command=killed, notify_command=SUCCEED, context=JobContext(database_url, "icesco"))
 
     (run,) = runs(engine)
     assert (report.run_id, report.status) == (run.id, "failed")
@@ -214,9 +215,9 @@ def test_a_crawl_killed_midway_leaves_its_run_failed_not_running(engine, databas
 
 def test_a_nightly_crawl_refused_by_a_running_crawl_leaves_it_alone(mirror, engine, database_url, monkeypatch):
     monkeypatch.setenv("NEWSWATCH_SITE_URL", mirror.base_url)
-    holder = crawl_runs.claim(engine, "icesco")  # a manual crawl, still running (this live process)
+    holder = claim(engine, "icesco")  # a manual crawl, still running (this live process)
 
-    report = nightly_crawl(crawl_command=CRAWL, notify_command=SUCCEED)
+    report = nightly_crawl(crawl_command=CRAWL, notify_command=SUCCEED, context=JobContext(database_url, "icesco"))
 
     assert (report.run_id, report.status) == (None, "refused")
     assert f"run {holder.run_id}" in report.error
@@ -299,6 +300,19 @@ def test_jobs_stored_before_the_jobs_moved_to_their_own_module_still_load(engine
     assert {job.id: job.func for job in jobs} == {NIGHTLY_JOB: nightly_crawl, NOTIFY_JOB: retry_notify}
 
 
+def test_the_job_store_never_holds_the_database_url(engine, database_url, schedulers):
+    scheduler = schedulers(ScheduleConfig(database_url=database_url))
+    scheduler.start(paused=True)
+    scheduler.shutdown()
+
+    with engine.connect() as connection:
+        stored = Table(JOBSTORE_TABLE, MetaData(), autoload_with=connection)
+        states = connection.scalars(select(stored.c.job_state)).all()
+
+    assert len(states) == 2
+    assert all(make_url(database_url).database.encode() not in state for state in states)
+
+
 def test_alembic_leaves_the_job_store_table_alone(engine, database_url, schedulers):
     scheduler = schedulers(ScheduleConfig(database_url=database_url))
     scheduler.start(paused=True)
@@ -338,14 +352,32 @@ def test_list_json(engine, database_url):
     assert jobs[NOTIFY_JOB]["when"] == "every 7 min"
 
 
-@pytest.mark.parametrize(("option", "value", "message"), [
-    ("--cron", "61 * * * *", "'61 * * * *' is not a crontab expression"),
-    ("--timezone", "Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+@pytest.mark.parametrize(("variable", "value", "message"), [
+    ("NEWSWATCH_SCHEDULE", "61 * * * *", "'--cron' (env var: 'NEWSWATCH_SCHEDULE'): '61 * * * *' is not a crontab "
+                                         "expression (minute hour day month weekday, e.g. '0 2 * * *')"),
+    ("NEWSWATCH_TIMEZONE", "Mars/Base", "'--timezone' (env var: 'NEWSWATCH_TIMEZONE'): unknown time zone "
+                                        "'Mars/Base': use an IANA name such as UTC"),
+    ("NEWSWATCH_NOTIFY_EVERY", "0", "'--notify-every' (env var: 'NEWSWATCH_NOTIFY_EVERY'): 0 is not in the range x>=1"),
+    ("NEWSWATCH_SITE", "nowhere", "'--site' (env var: 'NEWSWATCH_SITE'): 'nowhere' is not 'icesco'"),
+    ("NEWSWATCH_SMTP_PORT", "x", "the e-mails of every night would fail: Invalid value for '--smtp-port' "
+                                 "(env var: 'NEWSWATCH_SMTP_PORT'): 'x' is not a valid integer"),
+    ("NEWSWATCH_SMTP_SSL", "1", "the e-mails of every night would fail: Invalid value for '--smtp-ssl' / "
+                                "'--smtp-starttls'"),
 ])
-def test_a_bad_schedule_is_a_clear_error(engine, database_url, option, value, message):
-    result = CliRunner().invoke(main, ["schedule", "--list", "--database", database_url, option, value])
+def test_a_bad_setting_stops_the_schedule_before_it_starts(engine, database_url, monkeypatch, variable, value,
+                                                           message):
+    def started(config) -> None:
+        raise AssertionError(f"the schedule started with {variable}={value!r}")
 
-    assert result.exit_code == 1 and message in result.output
+    monkeypatch.setattr(scheduler_module, "run_forever", started)
+    env = {variable: value, **({"NEWSWATCH_SMTP_STARTTLS": "1"} if variable == "NEWSWATCH_SMTP_SSL" else {})}
+
+    result = CliRunner().invoke(main, ["schedule", "--database", database_url], env=env)
+
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert message in error
+    assert not inspect(engine).has_table(JOBSTORE_TABLE)  # it never started
 
 
 def test_sigterm_stops_the_scheduler_cleanly(engine, database_url):
@@ -365,6 +397,40 @@ def test_sigterm_stops_the_scheduler_cleanly(engine, database_url):
     with engine.connect() as connection:  # the jobs stay stored for the next start
         stored = Table(JOBSTORE_TABLE, MetaData(), autoload_with=connection)
         assert sorted(connection.scalars(select(stored.c.id))) == [NIGHTLY_JOB, NOTIFY_JOB]
+
+
+def test_signals_while_a_job_runs_stop_the_scheduler_once_it_ends(engine, database_url, schedulers):
+    # A crawl that says it started (in words its logged command line does not hold), then runs until
+    # the test closes its standard input.
+    crawl = (PYTHON, "-c", "import sys; print('crawl ' + 'started', file=sys.stderr, flush=True); sys.stdin.read()")
+    config = ScheduleConfig(database_url=database_url, crawl_command=crawl, notify_command=SUCCEED)
+    stored = schedulers(config)
+    stored.start(paused=True)
+    stored.modify_job(NIGHTLY_JOB, next_run_time=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))  # due now
+    stored.shutdown()
+    script = ("import logging; from monitor.scheduler import ScheduleConfig, run_forever; "
+              "logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s'); "
+              f"run_forever(ScheduleConfig(database_url={database_url!r}, crawl_command={crawl!r}, "
+              f"notify_command={SUCCEED!r}))")
+    process = subprocess.Popen([PYTHON, "-c", script], cwd=REPO, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                               bufsize=0)
+    try:
+        log = read_until(process, "crawl started")
+        process.send_signal(signal.SIGTERM)
+        log += read_until(process, "SIGTERM: stopping after the running job")
+        process.send_signal(signal.SIGINT)
+        log += read_until(process, "SIGINT: still waiting for the running job to end")
+        running = process.poll() is None
+        log += process.communicate(input=b"", timeout=60)[1].decode()  # closes its input: the crawl ends
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert running and process.returncode == 0, log
+    ended = log.index("monitor.jobs: nightly crawl of icesco: run ")
+    assert log.index("still waiting") < ended < log.index("monitor.scheduler: scheduler stopped")
+    assert [r.status for r in runs(engine)] == ["failed"]  # the job went on to its end: it settled its run
 
 
 def test_a_stop_signal_lets_the_running_job_finish(engine, database_url, schedulers, tmp_path, caplog):

@@ -23,9 +23,9 @@ from fixtures.release import Release, load_all
 from fixtures.sitegen import SITEMAP_INDEX, SITEMAP_POSTS, write_mirror
 from fixtures.snapshots import AppendParagraph
 from fixtures.synthetic import RELEASES
-from monitor.history import list_changes
 from monitor.mirror import Mirror
 from storage import repository
+from storage.changes import list_changes
 from storage.runs import RunSummary, list_runs
 
 INCREMENTAL = ("-a", "mode=incremental")
@@ -65,7 +65,7 @@ def runs(engine) -> list[RunSummary]:
 
 def changes(engine, run_id: int) -> list[tuple[str, str, list[str]]]:
     with Session(engine) as session:
-        return [(c.kind, path_of(c.url), c.fields) for c in list_changes(session, run_id)]
+        return [(c.kind, path_of(c.url), list(c.fields)) for c in list_changes(session, run_id)]
 
 
 def recent_days(releases: list[Release]) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from monitor import mailconfig
+from monitor.mail.settings import ConfigError, SecretKey
 from monitor.cli import main
 from storage import subscribers as store
 from storage.models import Subscriber
@@ -100,14 +100,14 @@ def test_the_token_is_an_hmac_of_a_random_id_and_only_its_hash_is_stored(engine)
 
 def test_the_key_file_is_created_once_private_and_then_reused(tmp_path):
     path = tmp_path / "newswatch.key"
-    env = {"NEWSWATCH_SECRET_KEY_FILE": str(path)}
-    with pytest.raises(mailconfig.ConfigError, match="no secret key"):
-        mailconfig.load_secret_key(env)
-    key = mailconfig.load_secret_key(env, create=True)
+    keys = SecretKey(None, path)
+    with pytest.raises(ConfigError, match="no secret key"):
+        keys.load()
+    key = keys.load(create=True)
     assert len(key) >= 32 and stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert mailconfig.load_secret_key(env, create=True) == key == mailconfig.load_secret_key(env)
-    with pytest.raises(mailconfig.ConfigError, match="too short"):
-        mailconfig.load_secret_key({"NEWSWATCH_SECRET_KEY": "short"})
+    assert keys.load(create=True) == key == keys.load()
+    with pytest.raises(ConfigError, match="too short"):
+        SecretKey("short").load()
 
 
 def test_no_new_key_is_made_once_tokens_depend_on_the_old_one(engine, tmp_path):

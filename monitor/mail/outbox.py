@@ -1,7 +1,7 @@
 """The outbox of digest emails: which subscribers get a digest of a run, and when to retry one.
 
 `enqueue_digests` runs in the transaction that writes a run's changes (monitor.detect), so
-a run's changes and its digests are committed together or not at all; `monitor.notify`
+a run's changes and its digests are committed together or not at all; `monitor.mail.send`
 sends them later.
 """
 
@@ -11,7 +11,8 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from storage import subscribers as store
+from storage import outbox, subscribers
+from storage.changes import alertable_keys
 from storage.models import CrawlRun
 from storage.runs import RunNotFound
 
@@ -44,15 +45,15 @@ def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = Non
         raise RunNotFound(f"no crawl run with id {run_id}")
     now = now or dt.datetime.now(dt.UTC)
     alerting = run.status == "complete" and not run.is_baseline
-    keys = store.run_change_keys(session, run_id) if alerting else set()
-    wanted = {s.id for s in store.active_subscribers(session) if store.wants(s, keys)}
-    existing = store.run_deliveries(session, run_id)
+    keys = alertable_keys(session, run_id) if alerting else set()
+    wanted = {s.id for s in subscribers.active_subscribers(session) if subscribers.wants(s, keys)}
+    existing = outbox.run_deliveries(session, run_id)
     for subscriber_id in sorted(wanted - existing.keys()):
-        store.insert_delivery(session, subscriber_id, run_id, now=now)
+        outbox.insert_delivery(session, subscriber_id, run_id, now=now)
     for subscriber_id, delivery in existing.items():
         if subscriber_id in wanted and delivery.status == "cancelled":
             delivery.status, delivery.last_error, delivery.next_attempt_at = "pending", None, now
         elif subscriber_id not in wanted and delivery.status == "pending":
             delivery.status, delivery.last_error = "cancelled", f"cancelled: {_RECOMPUTED}"
     session.flush()
-    return store.count_pending(session, run_id)
+    return outbox.count_pending(session, run_id)

@@ -1,5 +1,5 @@
 """Sending the outbox: each due digest is built from the database, handed to SMTP (or written
-as an .eml file, see `monitor.transports`) and marked sent as soon as the server accepts it.
+as an .eml file, see `monitor.mail.transports`) and marked sent as soon as the server accepts it.
 
 Delivery is at least once: if the process dies after the server accepted a digest and before
 `sent` is committed, the digest is sent again after its lease, with the same Message-ID.
@@ -17,16 +17,28 @@ from email.utils import make_msgid
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from monitor.digest import Recipient, build_digest, compose, unsubscribe_links
-from monitor.mailconfig import MailSettings, WrongSecretKey, check_secret_key
-from monitor.outbox import SEND_LEASE, retry_delay
-from monitor.transports import MessageRejected, Transport, TransportError
-from storage import subscribers as store
+from crawler.sites import PROFILES
+from monitor.mail.digest import Recipient, build_digest, compose, unsubscribe_links
+from monitor.mail.settings import MailSettings, WrongSecretKey
+from monitor.mail.outbox import SEND_LEASE, retry_delay
+from monitor.mail.transports import MessageRejected, Transport, TransportError
+from storage import outbox, subscribers
+from storage.changes import list_changes
 from storage.models import CrawlRun, Delivery, Subscriber
 
 log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- building
+
+
+def check_secret_key(session: Session, key: bytes) -> None:
+    """WrongSecretKey unless `key` made the subscribers' tokens (trivially true without subscribers)."""
+    subscriber = subscribers.any_subscriber(session)
+    if subscriber is not None and not subscribers.token_matches(subscriber, key):
+        raise WrongSecretKey(
+            "the secret key is not the one the subscribers were added with (their unsubscribe links would "
+            "not work): set NEWSWATCH_SECRET_KEY or NEWSWATCH_SECRET_KEY_FILE to that key"
+        )
 
 
 @dataclass(frozen=True)
@@ -49,13 +61,16 @@ def build_message(
     assert subscriber is not None and run is not None  # foreign keys
     if subscriber.unsubscribed_at is not None:
         return Outgoing(delivery.id, subscriber.email, None, "the subscriber unsubscribed")
-    if not store.token_matches(subscriber, key):
+    if not subscribers.token_matches(subscriber, key):
         raise WrongSecretKey(f"the secret key is not the one {subscriber.email} was added with")
-    rows = store.matching_changes(session, run.id, subscriber.languages, subscriber.kinds)
-    digest = build_digest(run.site.upper(), run.id, run.finished_at, rows, subscriber.languages)
+    changes = list_changes(session, run.id, languages=subscriber.languages,
+                           kinds=subscribers.covered_kinds(subscriber.kinds), with_texts=True)
+    profile = PROFILES.get(run.site)
+    digest = build_digest(run.site.upper(), run.id, run.finished_at, changes, subscriber.languages,
+                          rtl_languages=profile.rtl_languages if profile else ())
     if digest.empty:
         return Outgoing(delivery.id, subscriber.email, None, "no relevant changes in the run any more")
-    token = store.unsubscribe_token(key, subscriber.token_id)
+    token = subscribers.unsubscribe_token(key, subscriber.token_id)
     mailto, url = unsubscribe_links(settings.sender_address, settings.public_url, token)
     recipient = Recipient(subscriber.email, tuple(subscriber.languages), tuple(subscriber.kinds), url, mailto)
     message = compose(digest, recipient, sender=settings.mail_from, message_id=message_id, date=now)
@@ -103,7 +118,7 @@ def send_due(
     report = NotifyReport()
     with Session(engine) as session:
         check_secret_key(session, key)
-        due = [(d.id, d.run_id) for d in store.due_deliveries(session, now)]
+        due = [(d.id, d.run_id) for d in outbox.due_deliveries(session, now)]
     try:
         for position, (delivery_id, _) in enumerate(due):
             outcome = _send_one(engine, transport, settings, key, delivery_id, now=now, clock=clock, report=report)
@@ -114,8 +129,8 @@ def send_due(
     finally:
         transport.close()
     with Session(engine) as session:
-        report.pending = store.count_pending(session)
-        report.next_attempt_at = store.next_attempt(session)
+        report.pending = outbox.count_pending(session)
+        report.next_attempt_at = outbox.next_attempt(session)
     return report
 
 
@@ -126,7 +141,7 @@ def _send_one(
     """Claim, build, send and record one digest; the server's error if it failed as a whole."""
     with Session(engine) as session, session.begin():
         delivery = session.get(Delivery, delivery_id)
-        if delivery is None or not store.claim_delivery(
+        if delivery is None or not outbox.claim_delivery(
             session, delivery_id, now=now, lease_until=now + SEND_LEASE, message_id=new_message_id(settings, delivery)
         ):
             return None  # another sender has it
@@ -140,13 +155,13 @@ def _send_one(
         raise
     except ValueError as error:  # the message cannot be composed: retrying will not help
         with Session(engine) as session, session.begin():
-            store.mark_failed(session, delivery_id, f"cannot compose the digest: {error}")
+            outbox.mark_failed(session, delivery_id, f"cannot compose the digest: {error}")
         report.failed.append(f"{recipient}: cannot compose the digest: {error}")
         log.error("digest %d to %s cannot be composed: %s", delivery_id, recipient, error)
         return None
     if outgoing.message is None:
         with Session(engine) as session, session.begin():
-            store.cancel_delivery(session, delivery_id, outgoing.cancel_reason or "")
+            outbox.cancel_delivery(session, delivery_id, outgoing.cancel_reason or "")
         report.cancelled.append(f"{outgoing.recipient}: {outgoing.cancel_reason}")
         return None
     try:
@@ -154,20 +169,20 @@ def _send_one(
     except MessageRejected as error:
         with Session(engine) as session, session.begin():
             if error.permanent:
-                store.mark_failed(session, delivery_id, str(error))
+                outbox.mark_failed(session, delivery_id, str(error))
                 report.failed.append(f"{outgoing.recipient}: {error}")
             else:
-                store.mark_retry(session, delivery_id, str(error), next_attempt_at=now + retry_delay(attempts))
+                outbox.mark_retry(session, delivery_id, str(error), next_attempt_at=now + retry_delay(attempts))
                 report.retrying.append(f"{outgoing.recipient}: {error}")
         log.info("digest %d to %s not sent: %s", delivery_id, outgoing.recipient, error)
         return None
     except TransportError as error:
         with Session(engine) as session, session.begin():
-            store.mark_retry(session, delivery_id, str(error), next_attempt_at=now + retry_delay(attempts))
+            outbox.mark_retry(session, delivery_id, str(error), next_attempt_at=now + retry_delay(attempts))
         log.info("digest %d to %s not sent: %s", delivery_id, outgoing.recipient, error)
         return str(error)
     with Session(engine) as session, session.begin():
-        store.mark_sent(session, delivery_id, now=clock())
+        outbox.mark_sent(session, delivery_id, now=clock())
     report.sent.append(outgoing.recipient)
     log.info("digest %d sent to %s via %s", delivery_id, outgoing.recipient, transport.description)
     return None
@@ -176,21 +191,21 @@ def _send_one(
 def _release(engine: Engine, delivery_id: int, error: str, *, now: dt.datetime) -> None:
     """Give a claimed digest back, due at once: it was not tried (a configuration error)."""
     with Session(engine) as session, session.begin():
-        store.mark_retry(session, delivery_id, error, next_attempt_at=now)
+        outbox.mark_retry(session, delivery_id, error, next_attempt_at=now)
 
 
 def _postpone(engine: Engine, delivery_ids: list[int], error: str, *, now: dt.datetime) -> None:
     """Count a failed attempt for the digests the failing server kept us from trying."""
     for delivery_id in delivery_ids:
         with Session(engine) as session, session.begin():
-            store.fail_attempt(session, delivery_id, error, now=now, retry_delay=retry_delay)
+            outbox.fail_attempt(session, delivery_id, error, now=now, retry_delay=retry_delay)
 
 
 def preview_due(engine: Engine, settings: MailSettings, key: bytes, *, now: dt.datetime) -> Iterator[Outgoing]:
     """The digests `send_due` would send at `now`, built but neither sent nor recorded."""
     with Session(engine) as session:
         check_secret_key(session, key)
-        for delivery in store.due_deliveries(session, now):
+        for delivery in outbox.due_deliveries(session, now):
             message_id = delivery.message_id or new_message_id(settings, delivery)
             try:
                 yield build_message(session, delivery, settings, key, message_id=message_id, now=now)

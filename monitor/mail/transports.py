@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
-from monitor.mailconfig import MailSettings
+from monitor.mail.settings import MailSettings
 
 SMTP_TIMEOUT = 60.0
 

@@ -1,4 +1,4 @@
-"""One subscriber's digest of a run: built from change rows, rendered as text and HTML, composed
+"""One subscriber's digest of a run: built from change records, rendered as text and HTML, composed
 as an email. Pure: no database, no network.
 
 Everything from a crawled page (titles, text, URLs) reaches the HTML through Jinja2's
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -19,9 +19,10 @@ from functools import cache
 from urllib.parse import quote, unquote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
 from monitor.diff import ContentDiff, compare
 from monitor.diffview import render_html, render_text
-from storage.subscribers import ChangeRow, VersionText
+from storage.changes import ChangeRecord
 
 KIND_ORDER = ("added", "restored", "edited", "removed")
 SUBJECT_WORDS = {"added": "new", "edited": "edited", "removed": "removed", "restored": "back online"}
@@ -33,7 +34,6 @@ HEADINGS = {
     "ar": {"added": "أخبار جديدة", "restored": "أخبار أعيد نشرها", "edited": "أخبار معدَّلة",
            "removed": "أخبار محذوفة"},
 }
-RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 # Headers we write as given rather than let the policy refold: it would turn a URL longer
 # than a line into RFC 2047 encoded words, which no client reads as List-Unsubscribe.
 _POLICY = policy.default.clone(refold_source="none")
@@ -42,32 +42,12 @@ EXCERPT_CHARS = 300
 
 
 @dataclass(frozen=True)
-class Entry:
-    """One changed release as the digest shows it."""
-
-    kind: str
-    url: str
-    title: str
-    published: dt.date | None
-    summary: str
-    excerpt: str  # the first paragraph of a new release, clipped
-    diff: ContentDiff | None  # an edited release's word diff
-
-    @property
-    def href(self) -> str | None:
-        """The link, only for http(s) URLs (never javascript: or the like)."""
-        return self.url if urlsplit(self.url).scheme in ("http", "https") else None
-
-    @property
-    def display_url(self) -> str:
-        return unquote(self.url)
-
-
-@dataclass(frozen=True)
 class Group:
+    """The changes of one kind in one language, newest release first."""
+
     kind: str
     heading: str
-    entries: tuple[Entry, ...]
+    changes: tuple[ChangeRecord, ...]
 
 
 @dataclass(frozen=True)
@@ -95,7 +75,7 @@ class Digest:
         totals = {kind: 0 for kind in ("added", "edited", "removed", "restored")}
         for section in self.sections:
             for group in section.groups:
-                totals[group.kind] += len(group.entries)
+                totals[group.kind] += len(group.changes)
         return {kind: n for kind, n in totals.items() if n}
 
     @property
@@ -121,37 +101,59 @@ class Recipient:
 
 
 def build_digest(
-    site_name: str, run_id: int, finished_at: dt.datetime | None, rows: Sequence[ChangeRow],
-    languages: Sequence[str],
+    site_name: str, run_id: int, finished_at: dt.datetime | None, changes: Sequence[ChangeRecord],
+    languages: Sequence[str], rtl_languages: Collection[str] = (),
 ) -> Digest:
-    """Group change rows by language (in the subscriber's order) and kind."""
+    """Group changes by language (in the subscriber's order) and kind; `rtl_languages` read right to left."""
     sections = []
     for language in languages:
         groups = []
         for kind in KIND_ORDER:
-            entries = [_entry(row) for row in rows if row.language == language and row.kind == kind]
-            if entries:
-                entries.sort(key=lambda e: (-(e.published or dt.date.min).toordinal(), e.title))
+            chosen = sorted((c for c in changes if c.language == language and c.kind == kind),
+                            key=lambda c: (-(c.published or dt.date.min).toordinal(), title(c)))
+            if chosen:
                 heading = HEADINGS.get(language, HEADINGS["en"])[kind]
-                groups.append(Group(kind, heading, tuple(entries)))
+                groups.append(Group(kind, heading, tuple(chosen)))
         if groups:
-            sections.append(Section(language, LANGUAGE_NAMES.get(language, language), language in RTL_LANGUAGES,
+            sections.append(Section(language, LANGUAGE_NAMES.get(language, language), language in rtl_languages,
                                     tuple(groups)))
     return Digest(site_name, run_id, finished_at, tuple(sections))
 
 
-def _entry(row: ChangeRow) -> Entry:
-    shown = row.new or row.old or row.current or VersionText(row.url, None, ())
-    diff = None
-    if row.kind == "edited" and row.old and row.new:
-        diff = compare(_version(row.old), _version(row.new))
-    excerpt = _clip(row.new.paragraphs[0]) if row.kind in ("added", "restored") and row.new and row.new.paragraphs else ""
-    return Entry(row.kind, row.url, _one_line(shown.title) or unquote(row.url), shown.published,
-                 _one_line(row.summary), excerpt, diff if diff and diff.changed else None)
+# --------------------------------------------------------------------------- a change as the digest shows it
 
 
-def _version(version: VersionText) -> tuple[str, dt.date | None, list[str]]:
-    return version.title, version.published, list(version.paragraphs)
+def title(change: ChangeRecord) -> str:
+    """The release's title on one line, or its address when it has none."""
+    return _one_line(change.title) or display_url(change)
+
+
+def summary_line(change: ChangeRecord) -> str:
+    return _one_line(change.summary)
+
+
+def href(change: ChangeRecord) -> str | None:
+    """The link, only for http(s) URLs (never javascript: or the like)."""
+    return change.url if urlsplit(change.url).scheme in ("http", "https") else None
+
+
+def display_url(change: ChangeRecord) -> str:
+    return unquote(change.url)
+
+
+def excerpt(change: ChangeRecord) -> str:
+    """The first paragraph of a new (or returning) release, clipped."""
+    if change.kind not in ("added", "restored") or change.new is None or not change.new.paragraphs:
+        return ""
+    return _clip(change.new.paragraphs[0])
+
+
+def word_diff(change: ChangeRecord) -> ContentDiff | None:
+    """An edited release's word diff (None when there is nothing to show)."""
+    if change.kind != "edited" or change.old is None or change.new is None:
+        return None
+    diff = compare(change.old, change.new)
+    return diff if diff.changed else None
 
 
 def _clip(text: str, width: int = EXCERPT_CHARS) -> str:
@@ -168,9 +170,9 @@ def _one_line(text: str) -> str:
 
 @cache
 def _templates() -> Environment:
-    """Templates of monitor/templates: HTML ones autoescaped, with the diff renderers as filters."""
+    """Templates of monitor/mail/templates: HTML ones autoescaped, with the diff renderers as filters."""
     environment = Environment(
-        loader=PackageLoader("monitor", "templates"),
+        loader=PackageLoader("monitor.mail", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -178,8 +180,10 @@ def _templates() -> Environment:
         keep_trailing_newline=True,
     )
     # render_html escapes the page text itself and returns Markup, which autoescaping keeps.
-    environment.filters["diff_html"] = lambda diff, language: render_html(diff, lang=language)
+    environment.filters["diff_html"] = lambda diff, section: render_html(diff, rtl=section.rtl, lang=section.language)
     environment.filters["diff_text"] = lambda diff: textwrap.indent(render_text(diff), "    ")
+    environment.filters.update(change_title=title, summary_line=summary_line, href=href, display_url=display_url,
+                               excerpt=excerpt, word_diff=word_diff)
     return environment
 
 

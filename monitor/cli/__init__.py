@@ -1,0 +1,24 @@
+"""The `newswatch` command line: one thin command per library function, in modules by topic.
+
+`records` (articles, runs, changes, history, diff, detect, extract), `mail` (subscribers,
+unsubscribe, notify), `schedule` and `demo`; their settings are declared in monitor.config.
+The command modules import only click at load time: each command imports what it uses.
+"""
+
+from __future__ import annotations
+
+import click
+
+from monitor.cli import demo, mail, records, schedule
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """newswatch: crawl an organisation's news releases, store every version, report changes."""
+
+
+for command in (
+    records.extract, records.articles, records.runs, records.changes, records.history, records.diff, records.detect,
+    demo.demo, mail.subscribers, mail.unsubscribe, mail.notify, schedule.schedule,
+):
+    main.add_command(command)

@@ -1,0 +1,235 @@
+"""The commands that read what was recorded: articles, runs, changes, history, diff; and the two that
+recompute it: detect (a run's changes) and extract (one page, without storing it).
+
+Each command imports what it uses when it runs (SQLAlchemy, extraction, diffs), so that
+`newswatch --help` and the light commands do not pay for the heavy ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+import click
+
+from monitor import config
+from monitor.cli.options import json_option, open_database, run_id, run_option
+from monitor.cli.output import clip, fields, print_json, print_table, when
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from storage.models import ArticleVersion
+
+
+@click.command()
+@click.option("--language", "-l", type=click.Choice(config.LANGUAGES), help="Only this language.")
+@config.database_option
+@json_option
+def articles(language: str | None, database_url: str, as_json: bool) -> None:
+    """List stored articles with their version counts."""
+    from sqlalchemy.orm import Session
+
+    from storage.repository import list_articles
+
+    with open_database(database_url) as engine, Session(engine) as session:
+        rows = list_articles(session, language=language)
+    if as_json:
+        print_json([fields(r, "url", "language", "title", "published", "versions", "state") for r in rows])
+        return
+    print_table(["language", "published", "versions", "state", "title", "url"],
+                [[r.language, r.published, r.versions, r.state, clip(r.title or "", 60), unquote(r.url)] for r in rows])
+
+
+@click.command()
+@config.database_option
+@json_option
+def runs(database_url: str, as_json: bool) -> None:
+    """List crawl runs, newest first, with their statistics."""
+    from sqlalchemy.orm import Session
+
+    from storage.runs import list_runs
+
+    with open_database(database_url) as engine, Session(engine) as session:
+        rows = list_runs(session)
+    if as_json:
+        print_json([fields(r, "id", "site", "status", "started_at", "finished_at", "is_baseline", "stats")
+                    for r in rows])
+        return
+    print_table(
+        ["id", "status", "started", "finished", "requests", "items", "new versions"],
+        [[r.id, r.status + (" (baseline)" if r.is_baseline else ""), when(r.started_at), when(r.finished_at),
+          r.stats.get("requests", ""), r.stats.get("items", ""), r.stats.get("versions_written", "")]
+         for r in rows],
+    )
+
+
+@click.command()
+@run_option
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Every run started on or after this date.")
+@click.option("--baseline", is_flag=True, help="Include the additions of baseline runs.")
+@config.database_option
+@json_option
+def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: str, as_json: bool) -> None:
+    """List what runs added, edited, removed or restored."""
+    from sqlalchemy.orm import Session
+
+    from storage.changes import list_changes
+    from storage.runs import RunNotFound
+
+    with open_database(database_url) as engine, Session(engine) as session:
+        try:
+            chosen = None if since else run_id(session, run)
+            rows = list_changes(session, chosen, since.date() if since else None, include_baseline=baseline)
+        except RunNotFound as error:
+            raise click.ClickException(str(error)) from error
+    if as_json:
+        print_json([{"kind": r.kind, "url": r.url, "language": r.language, "title": r.title, "fields": list(r.fields),
+                     "summary": r.summary, "run": r.run_id} for r in rows])
+        return
+    print_table(["run", "kind", "language", "title", "summary", "url"],
+                [[r.run_id, r.kind, r.language, clip(r.title, 50), clip(r.summary, 60), unquote(r.url)] for r in rows])
+
+
+@click.command("history")
+@click.argument("url")
+@config.site_option
+@config.site_url_option
+@config.database_option
+@json_option
+def history(url: str, site: str, site_url: str | None, database_url: str, as_json: bool) -> None:
+    """List the stored versions of the article at URL (any spelling of it)."""
+    from sqlalchemy.orm import Session
+
+    with open_database(database_url) as engine, Session(engine) as session:
+        found = _versions(session, url, site, site_url)
+    if as_json:
+        print_json([{"version": n, "id": v.id, "run": v.run_id, "fetched_at": v.fetched_at, "title": v.title,
+                     "published": v.published, "words": len(v.text.split())} for n, v in enumerate(found, 1)])
+        return
+    print_table(["version", "run", "fetched", "published", "words", "title"],
+                [[n, v.run_id, when(v.fetched_at), v.published, len(v.text.split()), clip(v.title, 60)]
+                 for n, v in enumerate(found, 1)])
+
+
+@click.command("diff")
+@click.argument("url")
+@click.option("--from", "from_", type=int, help="Version number to compare from (default: the one before --to).")
+@click.option("--to", type=int, help="Version number to compare to (default: the latest).")
+@click.option("--html", "as_html", is_flag=True, help="Print an HTML fragment instead of text.")
+@click.option("--color/--no-color", default=None, help="Colour the text diff (default: when a terminal).")
+@config.site_option
+@config.site_url_option
+@config.database_option
+def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool | None, site: str,
+         site_url: str | None, database_url: str) -> None:
+    """Show the word-level diff between two versions of the article at URL."""
+    from sqlalchemy.orm import Session
+
+    from crawler.sites import PROFILES
+    from monitor import diffview
+    from monitor.diff import compare
+    from storage.models import Article
+
+    with open_database(database_url) as engine, Session(engine) as session:
+        found = _versions(session, url, site, site_url)
+        to = to or len(found)
+        from_ = from_ or to - 1
+        if not (1 <= from_ <= len(found) and 1 <= to <= len(found)) or from_ == to:
+            raise click.UsageError(f"{unquote(url)} has {len(found)} version(s): "
+                                   f"choose two different ones among 1..{len(found)} with --from and --to")
+        old, new = found[from_ - 1], found[to - 1]
+        article = session.get(Article, new.article_id)
+        assert article is not None  # a foreign key
+        content = compare(old, new)
+    if as_html:
+        rtl = article.language in PROFILES[article.site].rtl_languages if article.site in PROFILES else False
+        click.echo(diffview.render_html(content, rtl=rtl, lang=article.language))
+        return
+    click.echo(f"version {from_} → {to}: {diffview.summary(content)}")
+    click.echo(diffview.render_text(content, color=sys.stdout.isatty() if color is None else color))
+
+
+def _versions(session: Session, url: str, site: str, site_url: str | None) -> list[ArticleVersion]:
+    """The versions of the article at any spelling of `url`; a clear error when it is unknown."""
+    from crawler.sites import PROFILES
+    from crawler.urls import canonicalize
+    from storage.repository import versions_of
+
+    profile = PROFILES[site]
+    candidates = [url, canonicalize(url, profile, site_url or profile.origin), canonicalize(url, profile, url)]
+    for candidate in dict.fromkeys(c for c in candidates if c):
+        if found := versions_of(session, candidate):
+            return found
+    raise click.ClickException(f"no article stored at {url} (see `newswatch articles`)")
+
+
+@click.command()
+@run_option
+@config.database_option
+def detect(run: str, database_url: str) -> None:
+    """Recompute a run's changes (idempotent) and print how many of each kind."""
+    from sqlalchemy.orm import Session
+
+    from monitor.detect import count_summary, detect_run
+    from storage.runs import RunNotFound
+
+    with open_database(database_url) as engine, Session(engine) as session, session.begin():
+        try:
+            chosen = run_id(session, run)
+            counts = count_summary(detect_run(session, chosen))
+        except RunNotFound as error:
+            raise click.ClickException(str(error)) from error
+    click.echo(f"run {chosen}: {counts}")
+
+
+@click.command()
+@click.argument("source")
+@click.option("--url", help="The page's URL (needed for a file: it gives the language and date).")
+@json_option
+def extract(source: str, url: str | None, as_json: bool) -> None:
+    """Extract one release from a saved page (PATH) or a live URL, and print it."""
+    from crawler.extraction import NotAnArticle
+    from crawler.extraction import extract as extract_page
+
+    if source.startswith(("http://", "https://")):
+        url = url or source
+        body = _download(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise click.ClickException(f"no such file: {source}")
+        if not url:
+            raise click.UsageError("give --url URL for a file: the article's URL tells its language and date")
+        body = path.read_bytes()
+    try:
+        content = extract_page(body, url)
+    except NotAnArticle as error:
+        raise click.ClickException(f"no article in {source}: {error}") from error
+    record = {
+        "url": content.url, "language": content.language, "title": content.title,
+        "published": content.published.isoformat() if content.published else None,
+        "paragraphs": list(content.paragraphs), "text": content.text,
+    }
+    if as_json:
+        print_json(record)
+        return
+    click.echo(f"{content.title}\n{record['published'] or '(no date)'} · {content.language} · {content.url}\n")
+    click.echo(content.text)
+
+
+def _download(url: str) -> bytes:
+    """The page at `url`, fetched as the crawler introduces itself."""
+    import urllib.request
+
+    from crawler.settings import USER_AGENT
+
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return bytes(response.read())
+    except OSError as error:
+        raise click.ClickException(f"could not fetch {url}: {error}") from error

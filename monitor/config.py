@@ -1,0 +1,240 @@
+"""The monitor's settings, from one source: click options read from NEWSWATCH_* variables (`envvar=`).
+
+Every setting of the command line (and so of the scheduler and of the jobs it starts, which run
+the command line) is declared here once, with its variable, default and type. A bad value stops
+the command before it does anything: click prints one line naming the option, its variable and
+what it accepts, and exits with status 2. Nothing here imports more than click at load time, so
+`newswatch --help` stays fast; the types import what they check with when they check.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crawler.sites import ICESCO, PROFILES
+from monitor.mail import settings as mail
+from storage import DEFAULT_DATABASE_URL
+
+Command = Callable[..., Any]
+Decorator = Callable[[Command], Command]
+
+# Every language of every site profile, in the profiles' order (en, fr, ar): a digest's order too.
+LANGUAGES = tuple(dict.fromkeys(language for profile in PROFILES.values() for language in profile.languages))
+DEFAULT_SITE = ICESCO.name
+DEFAULT_CRON = "0 2 * * *"
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_NOTIFY_EVERY = 5  # minutes
+DEFAULT_MISFIRE_GRACE = 3600  # seconds
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SUPPORTED_DATABASES = "sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
+
+
+# --------------------------------------------------------------------------- types
+
+
+class DatabaseURL(click.ParamType):
+    """An SQLAlchemy URL whose driver is installed (kept as the string given)."""
+
+    name = "url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
+            self.fail(f"{value!r} is not a database URL: use {SUPPORTED_DATABASES}", param, ctx)
+        try:
+            url.get_dialect().import_dbapi()
+        except NoSuchModuleError:
+            self.fail(f"{url.drivername!r} is not a database newswatch knows: use {SUPPORTED_DATABASES}", param, ctx)
+        except ImportError as error:
+            self.fail(f"the driver of {url.drivername} is not installed ({error.name}): use {SUPPORTED_DATABASES} "
+                      "(pip install -e '.[postgres]' for PostgreSQL)", param, ctx)
+        return str(value)
+
+
+class TimeZoneName(click.ParamType):
+    """An IANA time zone name (kept as the name)."""
+
+    name = "zone"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(f"unknown time zone {value!r}: use an IANA name such as UTC or Africa/Casablanca", param, ctx)
+        return str(value)
+
+
+class Crontab(click.ParamType):
+    """A crontab expression of five fields (kept as written)."""
+
+    name = "cron"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as error:
+            self.fail(f"{value!r} is not a crontab expression (minute hour day month weekday, e.g. "
+                      f"{DEFAULT_CRON!r}): {error}", param, ctx)
+        return str(value)
+
+
+class Checked(click.ParamType):
+    """A string checked (and normalised) by `check`, whose ConfigError says what is accepted."""
+
+    def __init__(self, name: str, check: Callable[[str], str]) -> None:
+        self.name = name
+        self.check = check
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return self.check(str(value))
+        except mail.ConfigError as error:
+            self.fail(str(error), param, ctx)
+
+
+def _option(*declarations: str, envvar: str, **attributes: Any) -> Decorator:
+    """A click option read from `envvar` too, shown in --help and in error messages."""
+    return click.option(*declarations, envvar=envvar, show_envvar=True, **attributes)
+
+
+# --------------------------------------------------------------------------- where the data is
+
+
+database_option = _option(
+    "--database", "database_url", envvar="NEWSWATCH_DATABASE_URL", type=DatabaseURL(), default=DEFAULT_DATABASE_URL,
+    show_default=True, help="SQLAlchemy database URL.",
+)
+site_option = _option(
+    "--site", envvar="NEWSWATCH_SITE", type=click.Choice(sorted(PROFILES)), default=DEFAULT_SITE,
+    show_default=True, help="Which site profile (crawler/sites.py).",
+)
+site_url_option = _option(
+    "--site-url", envvar="NEWSWATCH_SITE_URL", default=None, metavar="URL",
+    help="Where the site is fetched from (a mirror's URL too); default: the site profile's origin.",
+)
+
+
+# --------------------------------------------------------------------------- the schedule
+
+
+def schedule_options(command: Command) -> Command:
+    """--cron, --timezone, --notify-every, --misfire-grace and --log-level."""
+    options = [
+        _option("--cron", envvar="NEWSWATCH_SCHEDULE", type=Crontab(), default=DEFAULT_CRON, show_default=True,
+                help="When the nightly crawl runs: a crontab expression."),
+        _option("--timezone", envvar="NEWSWATCH_TIMEZONE", type=TimeZoneName(), default=DEFAULT_TIMEZONE,
+                show_default=True, help="The time zone of --cron and of printed times (IANA name)."),
+        _option("--notify-every", envvar="NEWSWATCH_NOTIFY_EVERY", type=click.IntRange(min=1),
+                default=DEFAULT_NOTIFY_EVERY, show_default=True, help="Minutes between retries of pending e-mails."),
+        _option("--misfire-grace", envvar="NEWSWATCH_MISFIRE_GRACE", type=click.IntRange(min=1),
+                default=DEFAULT_MISFIRE_GRACE, show_default=True,
+                help="Seconds a nightly crawl may start late (after a sleep or a restart); later, it is skipped "
+                     "until the next night."),
+        _option("--log-level", envvar="NEWSWATCH_LOG_LEVEL", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+                default="INFO", show_default=True, help="The scheduler's log level."),
+    ]
+    return _apply(options, command)
+
+
+# --------------------------------------------------------------------------- mail
+
+
+public_url_option = _option(
+    "--public-url", envvar="NEWSWATCH_PUBLIC_URL", type=Checked("url", mail.public_url),
+    default=mail.DEFAULT_PUBLIC_URL, show_default=True, help="Base URL of the web view (the unsubscribe links).",
+)
+
+
+def mail_options(command: Command) -> Command:
+    """Where and how digests are sent, passed to the command as one `mail_settings: MailSettings`."""
+    options = [
+        _option("--mail-from", envvar="NEWSWATCH_MAIL_FROM", type=Checked("address", mail.mail_from),
+                default=mail.DEFAULT_MAIL_FROM, show_default=True,
+                help="Sender, envelope sender, unsubscribe mailbox and Message-ID domain."),
+        public_url_option,
+        _option("--smtp-host", envvar="NEWSWATCH_SMTP_HOST", default=None,
+                help="SMTP server; without one, digests are written as .eml files to --outbox-dir."),
+        _option("--smtp-port", envvar="NEWSWATCH_SMTP_PORT", type=click.IntRange(1, 65535), default=None,
+                help=f"Its port [default: {mail.SMTP_PORTS['plain']}, {mail.SMTP_PORTS['ssl']} with --smtp-ssl, "
+                     f"{mail.SMTP_PORTS['starttls']} with --smtp-starttls]."),
+        _option("--smtp-user", envvar="NEWSWATCH_SMTP_USER", default=None, help="SMTP login."),
+        # A password on a command line is seen by every user of the machine: variables only.
+        _option("--smtp-password", envvar="NEWSWATCH_SMTP_PASSWORD", default=None, hidden=True),
+        _option("--smtp-password-file", envvar="NEWSWATCH_SMTP_PASSWORD_FILE", default=None,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="File holding the SMTP password (or NEWSWATCH_SMTP_PASSWORD)."),
+        _option("--smtp-starttls", envvar="NEWSWATCH_SMTP_STARTTLS", is_flag=True, help="TLS after connecting."),
+        _option("--smtp-ssl", envvar="NEWSWATCH_SMTP_SSL", is_flag=True, help="TLS from the start."),
+        _option("--outbox-dir", envvar="NEWSWATCH_OUTBOX_DIR", default=mail.DEFAULT_OUTBOX_DIR, show_default=True,
+                type=click.Path(file_okay=False, path_type=Path), help="Where .eml files go without an SMTP server."),
+    ]
+
+    @functools.wraps(command)
+    def with_settings(*args: Any, **values: Any) -> Any:
+        return command(*args, mail_settings=mail_settings(values), **values)
+
+    return _apply(options, with_settings)
+
+
+_MAIL_OPTIONS = ("mail_from", "public_url", "smtp_host", "smtp_port", "smtp_user", "smtp_password",
+                 "smtp_password_file", "smtp_starttls", "smtp_ssl", "outbox_dir")
+
+
+def mail_settings(values: dict[str, Any]) -> mail.MailSettings:
+    """The settings of a command's mail options, taken out of its parameter `values`.
+
+    BadParameter (exit status 2) when they contradict each other or the password file cannot be read.
+    """
+    given = {name: values.pop(name) for name in _MAIL_OPTIONS}
+    ssl, starttls = given.pop("smtp_ssl"), given.pop("smtp_starttls")
+    try:
+        port = mail.smtp_port(given.pop("smtp_port"), ssl=ssl, starttls=starttls)
+    except mail.ConfigError as error:
+        raise click.BadParameter(str(error), param_hint="'--smtp-ssl' / '--smtp-starttls' (env vars: "
+                                 "'NEWSWATCH_SMTP_SSL', 'NEWSWATCH_SMTP_STARTTLS')") from None
+    password, password_file = given.pop("smtp_password"), given.pop("smtp_password_file")
+    if not password and password_file is not None:
+        try:
+            password = mail.read_password(password_file)
+        except mail.ConfigError as error:
+            raise click.BadParameter(str(error), param_hint="'--smtp-password-file' (env var: "
+                                     "'NEWSWATCH_SMTP_PASSWORD_FILE')") from None
+    return mail.MailSettings(smtp_port=port, ssl=ssl, starttls=starttls, smtp_password=password or None, **given)
+
+
+def secret_key_options(command: Command) -> Command:
+    """The key of the unsubscribe tokens, passed to the command as one `secret_key: SecretKey`."""
+    options = [
+        # A secret on a command line is seen by every user of the machine: the variable only.
+        _option("--secret-key", envvar="NEWSWATCH_SECRET_KEY", default=None, hidden=True,
+                type=Checked("key", lambda key: mail.check_key(key, "NEWSWATCH_SECRET_KEY"))),
+        _option("--secret-key-file", envvar="NEWSWATCH_SECRET_KEY_FILE", default=mail.DEFAULT_KEY_FILE,
+                show_default=True, type=click.Path(dir_okay=False, path_type=Path),
+                help="File holding the key of the unsubscribe tokens (or NEWSWATCH_SECRET_KEY); keep it with the "
+                     "database."),
+    ]
+
+    @functools.wraps(command)
+    def with_key(*args: Any, secret_key: str | None, secret_key_file: Path, **values: Any) -> Any:
+        return command(*args, secret_key=mail.SecretKey(secret_key, secret_key_file), **values)
+
+    return _apply(options, with_key)
+
+
+def _apply(options: Sequence[Decorator], command: Command) -> Command:
+    for option in reversed(options):
+        command = option(command)
+    return command
