@@ -40,7 +40,6 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
-
 from trafilatura import bare_extraction  # noqa: E402
 from trafilatura.utils import load_html  # noqa: E402
 
@@ -215,7 +214,7 @@ def main() -> None:
             "unchanged": {"requests": unchanged.requests, "seconds": round(unchanged.seconds, 1),
                           "versions_written": unchanged_run.stats["versions_written"]},
             "changed": {"requests": changed.requests, "edited": edits, "added": ADDED,
-                        "found": {kind: count for kind, count in kinds.items()}},
+                        "found": dict(kinds.items())},
             "extraction_ms": {k: round(v, 2) for k, v in steps.items() if k != "pages"},
         }
         _record(args.record, args.articles, load_before, figures)
@@ -238,7 +237,7 @@ def _cpu_model() -> str | None:
 def _record(path: Path, articles: int, load_before: float, figures: dict) -> None:
     """Append one run's figures, with where and when they were measured, as a JSON line."""
     commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip() or None
+                            text=True, check=False).stdout.strip() or None
     line = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": commit,
             "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
             "load_before": round(load_before, 2), "articles": articles, **figures}

@@ -14,9 +14,9 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
-from monitor.mail import outbox
 from monitor.diff import compare
 from monitor.diffview import summary
+from monitor.mail import outbox
 from storage.changes import ChangeRecord, list_changes
 from storage.models import CHANGE_KINDS, Article, ArticleEvent, ArticleVersion, Change, CrawlRun
 from storage.runs import RunNotFound

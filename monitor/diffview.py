@@ -80,7 +80,7 @@ def _callouts(ops: tuple[WordOp, ...]) -> list[str]:
         old_numbers = [t for t in _cores(op.old) if _IS_NUMBER.fullmatch(t)]
         new_numbers = [t for t in _cores(op.new) if _IS_NUMBER.fullmatch(t)]
         if len(old_numbers) == len(new_numbers):
-            calls += [f"{o} → {n}" for o, n in zip(old_numbers, new_numbers) if o != n]
+            calls += [f"{o} → {n}" for o, n in zip(old_numbers, new_numbers, strict=False) if o != n]
     return calls
 
 
@@ -163,7 +163,7 @@ def _describe_edit(ops: tuple[WordOp, ...], where: str) -> str:
     removed = sum(len(_words(op.old)) for _, op in edits if op.tag == "delete")
     changed = sum(max(len(_words(op.old)), len(_words(op.new))) for _, op in edits if op.tag == "replace")
     tags = {op.tag for _, op in edits}
-    if tags == {"delete"} or tags == {"insert"}:
+    if tags in ({"delete"}, {"insert"}):
         verb, prep = ("removed", "from") if tags == {"delete"} else ("added", "to")
         sentences = _whole_sentences(ops, edits[0][0]) if len(edits) == 1 else 0
         if sentences:

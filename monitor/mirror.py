@@ -62,10 +62,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms wait for an ACK
 
-    def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_HEAD(self) -> None:
         self._respond(send_body=False)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._respond(send_body=True)
 
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
@@ -88,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
                            send_body=send_body)
             return
         body = (self.server.snapshot / rule["body"]).read_bytes() if rule and "body" in rule else file.read_bytes()
-        etag = '"%s"' % hashlib.sha1(body).hexdigest()[:16]
+        etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
         if self.headers.get("If-None-Match", etag) == etag and (
             "If-None-Match" in self.headers or self.headers.get("If-Modified-Since") == LAST_MODIFIED
         ):

@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import utc_timestamp_to_datetime
@@ -33,8 +33,15 @@ from monitor.jobs import JobContext, nightly_crawl, retry_notify, use_context
 from storage import DEFAULT_DATABASE_URL
 from storage.db import make_engine, migrate
 
-__all__ = ["ScheduleConfig", "ScheduleError", "build_scheduler", "planned_jobs", "run_forever",
-           "nightly_crawl", "retry_notify"]  # the jobs too: jobs stored before they moved name this module
+__all__ = [
+    "ScheduleConfig",
+    "ScheduleError",
+    "build_scheduler",
+    "nightly_crawl",
+    "planned_jobs",
+    "retry_notify",
+    "run_forever",
+]  # the jobs too: jobs stored before they moved name this module
 
 logger = logging.getLogger(__name__)
 

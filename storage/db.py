@@ -12,8 +12,6 @@ from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from storage import DEFAULT_DATABASE_URL as DEFAULT_DATABASE_URL  # where it was first read from
-
 if TYPE_CHECKING:
     from alembic.config import Config
 

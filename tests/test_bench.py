@@ -30,4 +30,4 @@ def test_the_benchmark_runs_and_finds_every_change_and_nothing_else(tmp_path):
     assert (figures["articles"], figures["machine"]["cores"]) == (300, os.cpu_count())
     assert figures["unchanged"]["versions_written"] == 0
     assert figures["changed"]["found"] == {"edited": 3, "added": 20}
-    assert 0 < figures["full_per_floor"] and figures["extraction_ms"]["extract"] > 0
+    assert figures["full_per_floor"] > 0 and figures["extraction_ms"]["extract"] > 0

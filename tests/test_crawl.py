@@ -9,8 +9,8 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy.orm import Session
 
 from crawler.sites import ICESCO
-
 from storage import repository, runs
+
 
 def expected_articles(snapshot) -> dict[str, dict]:
     """The golden record of every article page of a snapshot, by URL path."""

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from crawler.runs import run_status
 from monitor.cli import main
-from storage import repository
 from storage.changes import list_changes
 from storage.runs import RunSummary, list_runs
 

@@ -145,7 +145,7 @@ def test_two_paragraphs_changed_are_each_described():
 
 
 def test_summary_stays_short():
-    new = [p + " Long addition number %d about things." % i for i, p in enumerate(PARAGRAPHS)]
+    new = [p + f" Long addition number {i} about things." for i, p in enumerate(PARAGRAPHS)]
     diff = compare(release(title="x " * 50), release(title="y " * 50, paragraphs=new))
     assert len(summary(diff)) <= 120
 

@@ -13,7 +13,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.mail.digest import Recipient, build_digest, compose, render_digest_html, render_digest_text, unsubscribe_links
+from monitor.mail.digest import (
+    Recipient,
+    build_digest,
+    compose,
+    render_digest_html,
+    render_digest_text,
+    unsubscribe_links,
+)
 from storage.changes import ChangeRecord, VersionText
 
 DAY = dt.date(2026, 5, 1)

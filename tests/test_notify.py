@@ -24,10 +24,10 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from monitor import config
-from monitor.mail.settings import MailSettings
-from monitor.mail import send as mail
 from monitor.cli import main
+from monitor.mail import send as mail
 from monitor.mail.outbox import RETRY_BASE, SEND_LEASE, enqueue_digests, retry_delay
+from monitor.mail.settings import MailSettings
 from monitor.mail.transports import transport_for
 from storage import outbox
 from storage import subscribers as store
@@ -387,8 +387,8 @@ def test_a_recipient_refused_for_good_fails_alone(engine, world, smtp):
     report = send(engine, smtp.settings(), T0)
 
     assert sorted(report.sent) == ["alice@example.org", "carol@example.org"]
-    assert report.failed == ["bob@example.org: SMTP server 127.0.0.1:%d refused the recipient: 550 5.1.1 No such "
-                             "user here" % smtp.port]
+    assert report.failed == [f"bob@example.org: SMTP server 127.0.0.1:{smtp.port} refused the recipient: 550 5.1.1 No such "
+                             "user here"]
     assert deliveries(engine)["bob"].status == "failed"
     smtp.inbox.refuse.clear()
     result = cli(engine, "notify", "--retry-failed", env=smtp.env())

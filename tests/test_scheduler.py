@@ -26,18 +26,17 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from click.testing import CliRunner
+from conftest import FAST, REPO
 from sqlalchemy import Column, MetaData, Table, func, inspect, make_url, select
 from sqlalchemy.orm import Session
 
+from monitor import scheduler as scheduler_module
 from monitor.cli import main
 from monitor.jobs import JobContext, nightly_crawl, retry_notify
-from monitor import scheduler as scheduler_module
 from monitor.scheduler import JOBSTORE_TABLE, NIGHTLY_JOB, NOTIFY_JOB, ScheduleConfig, build_scheduler, run_forever
-from storage.runs import claim
 from storage.db import alembic_config
 from storage.models import CrawlRun
-
-from conftest import FAST, REPO
+from storage.runs import claim
 
 PYTHON = sys.executable
 # The real crawl, made fast for a mirror on loopback.
@@ -108,7 +107,7 @@ class Inbox:
     def __init__(self) -> None:
         self.envelopes: list = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 -- aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         self.envelopes.append(envelope)
         return "250 Message accepted for delivery"
 
@@ -165,7 +164,7 @@ def test_a_fired_nightly_job_crawls_detects_and_notifies(mirror, engine, crawl, 
 
     assert event.code == EVENT_JOB_EXECUTED, getattr(event, "traceback", None)
     report = event.retval
-    baseline, nightly = runs(engine)
+    _baseline, nightly = runs(engine)
     assert (report.run_id, report.status, report.error) == (nightly.id, "complete", None)
     assert nightly.status == "complete" and not nightly.is_baseline and nightly.finished_at is not None
     assert nightly.hostname == socket.gethostname() and nightly.heartbeat_at is not None

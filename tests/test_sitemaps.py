@@ -16,8 +16,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from sqlalchemy.orm import Session
 
-from crawler.sites import ICESCO
 from crawler.sitemaps import edited_since
+from crawler.sites import ICESCO
 from crawler.spiders.news import NewsSpider
 from fixtures.release import Release, load_all
 from fixtures.sitegen import SITEMAP_INDEX, SITEMAP_POSTS, write_mirror

@@ -20,9 +20,9 @@ from crawler.items import ArticlePage, ArticleRecord
 from crawler.pipelines import StorePipeline
 from crawler.runs import RunLifecycle
 from storage.db import make_engine
+from storage.models import Article, ArticleVersion, CrawlRun
 
 PROJECT_SETTINGS = {name: value for name, value in vars(project_settings).items() if name.isupper()}
-from storage.models import Article, ArticleVersion, CrawlRun
 
 FETCHED = dt.datetime(2026, 11, 27, 3, 0, tzinfo=dt.UTC)
 

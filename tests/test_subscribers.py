@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from monitor.mail.settings import ConfigError, SecretKey
 from monitor.cli import main
+from monitor.mail.settings import ConfigError, SecretKey
 from storage import subscribers as store
 from storage.models import Subscriber
 
@@ -214,7 +214,7 @@ def test_the_database_keeps_addresses_and_tokens_unique(engine):
         copy = Subscriber(email=existing.email, languages=["en"], kinds=["added"], token_id="x",
                           token_hash="y" * 64, created_at=NOW)
         session.add(copy)
-        with pytest.raises(IntegrityError, match="(?i)unique"):
+        with pytest.raises(IntegrityError, match=r"(?i)unique"):
             session.flush()
 
 

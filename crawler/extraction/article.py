@@ -33,8 +33,17 @@ from trafilatura.utils import load_html
 
 from crawler.extraction.boilerplate import cut_boilerplate, cut_inline_widgets
 from crawler.extraction.lines import (
-    HEADINGS, OUTPUT_BLOCKS, PAGE_BLOCKS, Line, alike, block_from, inside, is_text, read_lines,
-    same_block, span,
+    HEADINGS,
+    OUTPUT_BLOCKS,
+    PAGE_BLOCKS,
+    Line,
+    alike,
+    block_from,
+    inside,
+    is_text,
+    read_lines,
+    same_block,
+    span,
 )
 from crawler.extraction.metadata import head_titles, is_site_name, page_date, same_title, strip_site, valid_title
 from crawler.extraction.phrases import Words, alnum, cut, fold, profile_words

@@ -106,12 +106,12 @@ class Words:
         rest = alnum(pattern.sub(" ", folded))
         return rest < total and (rest <= leftover or total - rest >= share * total)
 
-    @functools.lru_cache(maxsize=8192)
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 -- one Words per vocabulary, for the process's life
     def mentions_boilerplate(self, folded: str) -> bool:
         """Whether a boilerplate phrase stands anywhere in `folded`."""
         return any(hint in folded for hint in self.hints) and bool(self.boilerplate.search(folded))
 
-    @functools.lru_cache(maxsize=8192)
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 -- one Words per vocabulary, for the process's life
     def is_boilerplate(self, folded: str) -> bool:
         """A widget line: boilerplate phrases and little else."""
         # A widget line may carry a word or two more ("Submit", "(required)"); a sentence of
@@ -141,7 +141,7 @@ class Words:
             return True
         return bool(self.footer.search(folded))
 
-    @functools.lru_cache(maxsize=8192)
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 -- one Words per vocabulary, for the process's life
     def is_noise(self, folded: str) -> bool:
         """Not article text: a widget, furniture or aside heading line."""
         return self.is_boilerplate(folded) or self.is_furniture(folded) or self.is_aside_heading(folded)

@@ -82,7 +82,7 @@ def extract_batch(pages: list[tuple[bytes, str]], profile: SiteProfile) -> list[
     for body, url in pages:
         try:
             outcomes.append(extract(body, url, profile))
-        except Exception as error:  # one page's failure is that page's alone
+        except Exception as error:  # noqa: BLE001 -- one page's failure, whatever it is, is that page's alone
             outcomes.append(error)
     return outcomes
 
@@ -94,7 +94,7 @@ def _settle(results: list[asyncio.Future], outcome: asyncio.Future) -> None:
         outcomes: list = [error] * len(results)
     else:
         outcomes = outcome.result()
-    for result, value in zip(results, outcomes):
+    for result, value in zip(results, outcomes, strict=False):
         if result.done():
             continue  # the item was cancelled meanwhile
         if isinstance(value, BaseException):

@@ -29,7 +29,7 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Non
         click.echo("(none)")
         return
     widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(headers)]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     click.echo(line.format(*headers).rstrip())
     click.echo(line.format(*("-" * w for w in widths)).rstrip())
     for row in cells:

@@ -72,7 +72,7 @@ class Digest:
     @property
     def counts(self) -> dict[str, int]:
         """Changes per kind, in the subject's order (new, edited, removed, back online)."""
-        totals = {kind: 0 for kind in ("added", "edited", "removed", "restored")}
+        totals = dict.fromkeys(("added", "edited", "removed", "restored"), 0)
         for section in self.sections:
             for group in section.groups:
                 totals[group.kind] += len(group.changes)

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from crawler.sites import PROFILES
 from monitor.mail.digest import Recipient, build_digest, compose, unsubscribe_links
-from monitor.mail.settings import MailSettings, WrongSecretKey
 from monitor.mail.outbox import SEND_LEASE, retry_delay
+from monitor.mail.settings import MailSettings, WrongSecretKey
 from monitor.mail.transports import MessageRejected, Transport, TransportError
 from storage import outbox, subscribers
 from storage.changes import list_changes
