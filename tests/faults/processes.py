@@ -1,0 +1,150 @@
+"""`scrapy crawl news` in a child process, as an operator, cron or the scheduler runs it.
+
+Each crawl runs in a session (process group) of its own, so that the test can signal the crawl
+alone (as `kill` would) and still end whatever it left behind when the test is over. Its log
+(stderr) is read as it comes and can be waited on; its exit status and peak memory (of the
+crawl and of the children it waited for: its extraction workers) are collected with `wait4`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from conftest import FAST, REPO
+
+ERROR_LINE = re.compile(r"\] (ERROR|CRITICAL): ")
+
+
+class Crawl:
+    """One running (or finished) `scrapy crawl news`."""
+
+    def __init__(self, command: Sequence[str], env: dict[str, str],
+                 preexec: Callable[[], None] | None = None) -> None:
+        self.command = list(command)
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            self.command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True, preexec_fn=preexec)
+        self.pid = self.process.pid
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.exited = threading.Event()
+        self.status: int | None = None
+        self.maxrss_mb: float | None = None
+        self.seconds: float | None = None
+        threading.Thread(target=self._read, name=f"crawl-{self.pid}-log", daemon=True).start()
+        threading.Thread(target=self._reap, name=f"crawl-{self.pid}-wait", daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stderr:  # ends at EOF: when every holder of the pipe is gone
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+
+    def _reap(self) -> None:
+        _, status, usage = os.wait4(self.pid, 0)
+        self.seconds = time.monotonic() - self.started
+        self.status = os.waitstatus_to_exitcode(status)
+        self.process.returncode = self.status  # reaped here: Popen must not wait for it again
+        self.maxrss_mb = usage.ru_maxrss / 1024  # KiB on Linux; the largest of the crawl and its waited children
+        self.exited.set()
+        with self.changed:
+            self.changed.notify_all()
+
+    # ------------------------------------------------------------------ waiting
+
+    def wait(self, timeout: float = 120.0) -> int:
+        """The exit status (negative: killed by that signal); fails if the crawl runs past `timeout` s."""
+        if not self.exited.wait(timeout):
+            raise AssertionError(f"the crawl did not end within {timeout}s; its log ends:\n{self.tail()}")
+        return self.status
+
+    def ended_within(self, timeout: float) -> bool:
+        return self.exited.wait(timeout)
+
+    def wait_for_log(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
+        """The first log line matching `pattern`, once it is written."""
+        found: list[re.Match[str]] = []
+
+        def seen() -> bool:
+            found[:] = [m for line in self.lines if (m := re.search(pattern, line))][:1]
+            return bool(found) or self.exited.is_set()
+
+        with self.changed:
+            self.changed.wait_for(seen, timeout)
+        if not found:
+            raise AssertionError(f"no log line matching {pattern!r} within {timeout}s:\n{self.tail()}")
+        return found[0]
+
+    # ------------------------------------------------------------------ signals
+
+    def signal(self, signum: int) -> None:
+        """Signal the crawl process alone (not its workers), as `kill PID` does."""
+        os.kill(self.pid, signum)
+
+    def end_group(self) -> None:
+        """Kill whatever is left of the crawl's process group (the crawl, its workers)."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.exited.wait(30)
+
+    def group_members(self) -> list[int]:
+        """The processes still alive in the crawl's process group (its orphaned workers, say)."""
+        members = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[2]) == self.pid and fields[0] != "Z":  # pgrp; zombies are dead already
+                    members.append(int(entry.name))
+        return members
+
+    # ------------------------------------------------------------------ what the operator sees
+
+    @property
+    def log(self) -> str:
+        with self.changed:
+            return "".join(self.lines)
+
+    def errors(self) -> list[str]:
+        """The ERROR and CRITICAL lines of the log."""
+        return [line.rstrip() for line in self.log.splitlines() if ERROR_LINE.search(line)]
+
+    def tracebacks(self) -> int:
+        return self.log.count("Traceback (most recent call last)")
+
+    def tail(self, lines: int = 40) -> str:
+        return "".join(self.lines[-lines:])
+
+
+def crawl_command(site_url: str, database_url: str, *args: str, **settings: str) -> list[str]:
+    """`scrapy crawl news` against `site_url` and `database_url`, fast for a mirror on loopback."""
+    options = {**FAST, "NEWSWATCH_EXTRACT_WORKERS": "0", "NEWSWATCH_SITE_URL": site_url,
+               "NEWSWATCH_DATABASE_URL": database_url, **settings}
+    command = [sys.executable, "-m", "scrapy", "crawl", "news", *args]
+    for name, value in options.items():
+        command += ["-s", f"{name}={value}"]
+    return command
+
+
+def ignoring_file_size_signal() -> None:
+    """In the child: a write past RLIMIT_FSIZE fails with EFBIG (as on a full disk) instead of killing it."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def limit_file_size(pid: int, size: int) -> None:
+    """From now on, process `pid` cannot make any file larger than `size` bytes: its disk is full."""
+    resource.prlimit(pid, resource.RLIMIT_FSIZE, (size, size))
