@@ -9,7 +9,9 @@ from __future__ import annotations
 import email
 import json
 import re
+import time
 from collections import Counter
+from collections.abc import Callable
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -69,6 +71,21 @@ def deliveries(engine: Engine) -> list[Delivery]:
         return list(session.scalars(select(Delivery).order_by(Delivery.id)))
 
 
+def eventually(condition: Callable[[], object], what: str, timeout: float = 60.0, crawl=None) -> object:
+    """The first true value of `condition()`, polled until `timeout` s; fails sooner if `crawl` ends first.
+
+    The database tells no one when a transaction commits: it is asked again every 50 ms.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if crawl is not None and crawl.exited.is_set():
+            raise AssertionError(f"the crawl ended before {what}:\n{crawl.tail()}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s" + (f"\n{crawl.tail()}" if crawl else ""))
+        time.sleep(0.05)
+    return value
+
+
 def path_of(url: str) -> str:
     return unquote(urlsplit(url).path)
 
@@ -86,10 +103,13 @@ def recipients(inbox) -> Counter:
     return Counter(address for _, rcpts, _ in inbox.messages for address in rcpts)
 
 
-def mailed(inbox, site_url: str) -> Counter:
-    """How many times each article (by path) was named in a digest, over every message received."""
+def mailed(inbox, site_url: str, recipient: str | None = None) -> Counter:
+    """How many times each article (by path) was named in a digest, over every message received
+    (by `recipient`, if given)."""
     counts: Counter = Counter()
     for message in messages(inbox):
+        if recipient is not None and message["To"].addresses[0].addr_spec != recipient:
+            continue
         plain = message.get_body(("plain",)).get_content()
         counts.update(path_of(url) for url in re.findall(rf"^\s+({re.escape(site_url)}/\S+)$", plain, re.M))
     return counts
