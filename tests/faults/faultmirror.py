@@ -234,11 +234,12 @@ def _spans(page: str, words: list[str]) -> list[tuple[int, int]]:
 def _huge_article(file: Path | None, megabytes: float) -> bytes:
     assert file is not None, "huge_article() applies to pages of the snapshot"
     page = file.read_text("utf-8")
-    words = " ".join(json.loads((file.parent / "expected.json").read_text("utf-8"))["paragraphs"]).split()
+    paragraphs = json.loads((file.parent / "expected.json").read_text("utf-8"))["paragraphs"]
+    words = " ".join(paragraphs).split()
     unit = "<br>\n".join(" ".join(words[i:i + 8]) for i in range(0, len(words), 8))
-    block = "<br>\n".join([unit] * int(megabytes * 1_000_000 / len(unit) + 1))
-    closing = page.rindex("</p>", 0, page.index("</main>") if "</main>" in page else len(page))
-    return (page[:closing] + "<br>\n" + block + page[closing:]).encode("utf-8")
+    block = "<p>" + "<br>\n".join([unit] * int(megabytes * 1_000_000 / len(unit) + 1)) + "</p>"
+    end = page.index("</p>", _spans(page, _window(paragraphs[-1], first=False))[-1][1]) + len("</p>")
+    return (page[:end] + "\n" + block + page[end:]).encode("utf-8")
 
 
 @functools.cache

@@ -22,6 +22,8 @@ from pathlib import Path
 from conftest import FAST, REPO
 
 ERROR_LINE = re.compile(r"\] (ERROR|CRITICAL): ")
+# A log line is kept up to this many characters: a crawl may log a whole page on one line.
+LINE_KEPT = 20_000
 
 
 class Crawl:
@@ -36,6 +38,7 @@ class Crawl:
             stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True, preexec_fn=preexec)
         self.pid = self.process.pid
         self.lines: list[str] = []
+        self.longest_line = 0
         self.changed = threading.Condition()
         self.exited = threading.Event()
         self.status: int | None = None
@@ -45,9 +48,17 @@ class Crawl:
         threading.Thread(target=self._reap, name=f"crawl-{self.pid}-wait", daemon=True).start()
 
     def _read(self) -> None:
-        for line in self.process.stderr:  # ends at EOF: when every holder of the pipe is gone
+        """Read the log as it comes, to EOF (when every holder of the pipe is gone); a line past
+        LINE_KEPT characters is kept cut, and its length noted in `longest_line`."""
+        length = 0
+        while chunk := self.process.stderr.readline(LINE_KEPT):
             with self.changed:
-                self.lines.append(line)
+                if length == 0:
+                    self.lines.append(chunk if chunk.endswith("\n") else chunk + " [...]\n")
+                length += len(chunk)
+                self.longest_line = max(self.longest_line, length)
+                if chunk.endswith("\n"):
+                    length = 0
                 self.changed.notify_all()
 
     def _reap(self) -> None:
