@@ -2,8 +2,10 @@
 
 Each crawl runs in a session (process group) of its own, so that the test can signal the crawl
 alone (as `kill` would) and still end whatever it left behind when the test is over. Its log
-(stderr) is read as it comes and can be waited on; its exit status and peak memory (of the
-crawl and of the children it waited for: its extraction workers) are collected with `wait4`.
+(stderr) is read as it comes and can be waited on; its exit status is collected with `wait4`;
+its peak memory is the largest high-water mark (VmHWM) of the crawl and of its extraction workers,
+read from /proc every 100 ms while it runs (the rusage of `wait4` would count the pages of this
+test process the child shared when it was forked).
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ class Crawl:
         self.changed = threading.Condition()
         self.exited = threading.Event()
         self.status: int | None = None
-        self.maxrss_mb: float | None = None
+        self.peaks_kb: dict[int, int] = {}
         self.seconds: float | None = None
         threading.Thread(target=self._read, name=f"crawl-{self.pid}-log", daemon=True).start()
         threading.Thread(target=self._reap, name=f"crawl-{self.pid}-wait", daemon=True).start()
+        threading.Thread(target=self._watch_memory, name=f"crawl-{self.pid}-memory", daemon=True).start()
 
     def _read(self) -> None:
         """Read the log as it comes, to EOF (when every holder of the pipe is gone); a line past
@@ -62,14 +65,28 @@ class Crawl:
                 self.changed.notify_all()
 
     def _reap(self) -> None:
-        _, status, usage = os.wait4(self.pid, 0)
+        _, status, _ = os.wait4(self.pid, 0)
         self.seconds = time.monotonic() - self.started
         self.status = os.waitstatus_to_exitcode(status)
         self.process.returncode = self.status  # reaped here: Popen must not wait for it again
-        self.maxrss_mb = usage.ru_maxrss / 1024  # KiB on Linux; the largest of the crawl and its waited children
         self.exited.set()
         with self.changed:
             self.changed.notify_all()
+
+    def _watch_memory(self) -> None:
+        while not self.exited.wait(0.1):  # sampling: a process's high-water mark only grows
+            for pid in [self.pid, *descendants(self.pid)]:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                if match := re.search(r"^VmHWM:\s+(\d+) kB", status, re.M):
+                    self.peaks_kb[pid] = max(self.peaks_kb.get(pid, 0), int(match.group(1)))
+
+    @property
+    def peak_mb(self) -> float:
+        """The largest resident size any process of the crawl reached (MB)."""
+        return max(self.peaks_kb.values(), default=0) / 1024
 
     # ------------------------------------------------------------------ waiting
 
@@ -139,6 +156,27 @@ class Crawl:
 
     def tail(self, lines: int = 40) -> str:
         return "".join(self.lines[-lines:])
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes started by `pid`, and by them, recursively."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def crawl_command(site_url: str, database_url: str, *args: str, **settings: str) -> list[str]:

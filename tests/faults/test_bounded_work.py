@@ -3,8 +3,7 @@ memory, or be hammered against the server's will.
 
 One English release of v1 misbehaves; the crawl re-checks the English site in full. Time bounds
 are deadlines on the whole crawl (a normal one takes a few seconds); memory is the peak resident
-size of the crawl and of the extraction workers it waited for (`wait4`), which also counts the
-pages it shares with this test process at its start (about 150 MB).
+size of the crawl process or of one of its extraction workers (a normal crawl: about 120 MB).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ ONE = "/en/2022/09/15/exploring-prospects-for-cooperation-between-icesco-and-osc
 EN_ARTICLE = ARTICLE.replace("(en|fr|ar)", "en")
 EN_ARTICLES = 16
 # A crawl of the English site takes a few seconds; these leave room for a loaded machine.
-DEADLINE = 20.0
+DEADLINE = 15.0
 MEMORY_MB = 500
 
 
@@ -47,7 +46,7 @@ def test_item6_a_page_that_extraction_cannot_finish_is_a_failed_extraction_and_t
     run = observe.runs(engine)[-1]
     assert observe.reported(engine) == {}
     assert run.stats["articles_seen"] >= EN_ARTICLES - 1  # the others were read
-    assert crawl.maxrss_mb < 2 * MEMORY_MB
+    assert crawl.peak_mb < 2 * MEMORY_MB
 
 
 @pytest.mark.xfail(strict=True, reason="issue 13 item 7: no sane DOWNLOAD_MAXSIZE: a gzip bomb (200 MB of zeros in "
@@ -60,8 +59,8 @@ def test_item7_a_huge_or_decompression_bomb_body_is_refused_within_bounded_memor
 
     crawl, in_time = crawl_with(site, crawls, engine, fault)
 
-    assert in_time and crawl.maxrss_mb < MEMORY_MB, (
-        f"ended in time: {in_time}; peak memory {crawl.maxrss_mb:.0f} MB (bound {MEMORY_MB} MB)")
+    assert in_time and crawl.peak_mb < MEMORY_MB, (
+        f"ended in time: {in_time}; peak memory {crawl.peak_mb:.0f} MB (bound {MEMORY_MB} MB)")
     assert observe.reported(engine) == {}
     assert observe.runs(engine)[-1].stats["articles_seen"] >= EN_ARTICLES - 1
 
@@ -82,3 +81,15 @@ def test_item8_a_429_with_retry_after_is_honoured_by_the_whole_crawl(database, s
     others = [hit for hit in site.log if first.at + 0.5 < hit.at < first.at + retry_after]
     assert others == []
     assert observe.runs(engine)[-1].status == "complete" and observe.reported(engine) == {}
+
+
+@pytest.mark.xfail(strict=True, reason="found with issue 13, not listed in it: a page dropped for holding no article "
+                                       "is logged whole, on one WARNING line (Scrapy prints the dropped item with its "
+                                       "body): 64 MB for a 64 MB page, 800 MB for the gzip bomb")
+def test_a_page_that_fails_extraction_is_not_logged_whole(database, site, crawls):
+    engine = database("v1")
+
+    crawl, in_time = crawl_with(site, crawls, engine, huge(re.escape(ONE), 1))
+
+    assert in_time
+    assert crawl.longest_line < 10_000, f"a log line of {crawl.longest_line:,} characters"

@@ -20,7 +20,7 @@ import pytest
 from faults import observe
 from faults.conftest import SUBSCRIBERS, V2, notify, subscribe
 from faults.faultmirror import ARTICLE, LISTING, answer, held
-from faults.processes import crawl_command
+from faults.processes import alive, crawl_command, descendants
 
 FULL = ("-a", "mode=full")
 ONE_BY_ONE = {"NEWSWATCH_STORE_BATCH": "1"}
@@ -160,26 +160,6 @@ def test_item2_an_incomplete_run_mails_the_additions_and_edits_it_saw_and_no_rem
 # --------------------------------------------------------------------------- item 3: a killed crawl and the scheduler
 
 
-def descendants(pid: int) -> list[int]:
-    """The processes started by `pid`, and by them, recursively."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            children = [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for child in children:
-            found += [child, *descendants(child)]
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.xfail(strict=True, reason="issue 13 item 3: the extraction workers outlive a crawl killed with -9 and "
                                        "hold its stderr, so the nightly job waits for EOF forever")
 def test_item3_a_crawl_killed_midway_leaves_no_worker_and_the_nightly_job_ends(database, site, monkeypatch, tmp_path):
@@ -205,7 +185,7 @@ def test_item3_a_crawl_killed_midway_leaves_no_worker_and_the_nightly_job_ends(d
     left = descendants(run.pid)
     try:
         os.kill(run.pid, signal.SIGKILL)
-        job.join(20)
+        job.join(10)
 
         assert not job.is_alive(), "the nightly job is still waiting for the killed crawl"
         assert (reports[0].run_id, reports[0].status) == (run.id, "failed")
@@ -234,7 +214,7 @@ def test_item3_a_crawl_that_outlives_the_crawl_timeout_is_ended_and_reported(dat
                            daemon=True)
     job.start()
     try:
-        job.join(20)
+        job.join(10)
 
         assert not job.is_alive(), "the nightly job is still waiting for a crawl past NEWSWATCH_CRAWL_TIMEOUT"
         assert reports[0].status == "failed" and "timeout" in (reports[0].error or "").lower()
