@@ -27,7 +27,6 @@ from monitor.mirror import Mirror, MirrorHandler
 
 ARTICLE = r"/(en|fr|ar)/\d{4}/\d{2}/\d{2}/[^/]+/"
 LISTING = r"/(en|fr|ar)/category/.+"
-HOME = r"/(en|fr|ar)/"
 ROBOTS = r"/robots\.txt"
 MAINTENANCE = Path(__file__).resolve().parents[2] / "fixtures" / "site" / "v3" / "maintenance.html"
 # A held request waits at most this long for its gate: a test that forgot to open it ends anyway.
@@ -80,11 +79,14 @@ class FaultMirror(Mirror):
         self.faults: list[Fault] = []
         self.log: list[Hit] = []
         self.changed = threading.Condition()
+        self.gates: list[threading.Event] = []  # every gate a request waited at: opened by `reset`
 
     def take(self, path: str) -> Fault | None:
         """Log the arrival of `path` and return the fault that answers it, if any."""
         with self.changed:
             fault = next((fault for fault in self.faults if fault.takes(path)), None)
+            if fault is not None and fault.gate is not None:
+                self.gates.append(fault.gate)
             self.log.append(Hit(path, time.monotonic(), fault.status if fault else None))
             self.changed.notify_all()
         return fault
@@ -103,12 +105,11 @@ class FaultMirror(Mirror):
                                      f"(log: {[hit.path for hit in self.log][-10:]})")
 
     def reset(self, snapshot: Path) -> None:
-        """A new test: `snapshot`, no fault, an empty log; gates of the last test opened."""
-        for fault in self.faults:
-            if fault.gate is not None:
-                fault.gate.set()
+        """A new test: `snapshot`, no fault, an empty log; the requests held at gates let go."""
         with self.changed:
-            self.snapshot, self.faults, self.log = snapshot, [], []
+            for gate in self.gates:
+                gate.set()
+            self.snapshot, self.faults, self.log, self.gates = snapshot, [], [], []
             self.requests.clear()
 
     def handle_error(self, request, client_address) -> None:

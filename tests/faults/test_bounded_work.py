@@ -13,11 +13,10 @@ import re
 import pytest
 
 from faults import observe
-from faults.faultmirror import ARTICLE, gzip_bomb, huge, huge_article, too_many_requests
+from faults.faultmirror import gzip_bomb, huge, huge_article, too_many_requests
 
 ENGLISH_FULL = ("-a", "mode=full", "-a", "languages=en")
 ONE = "/en/2022/09/15/exploring-prospects-for-cooperation-between-icesco-and-osce/"
-EN_ARTICLE = ARTICLE.replace("(en|fr|ar)", "en")
 EN_ARTICLES = 16
 # A crawl of the English site takes a few seconds; these leave room for a loaded machine.
 DEADLINE = 15.0

@@ -17,7 +17,6 @@ from faults import observe
 from faults.conftest import V2
 from faults.faultmirror import ARTICLE, LISTING, ROBOTS, answer, held
 
-FULL = ("-a", "mode=full")
 ENGLISH_FULL = ("-a", "mode=full", "-a", "languages=en")
 
 

@@ -18,7 +18,6 @@ from faults.faultmirror import ARTICLE, LISTING, answer, cut, maintenance, redir
 EN_ARTICLE = ARTICLE.replace("(en|fr|ar)", "en")
 EN_LISTING = LISTING.replace("(en|fr|ar)", "en")
 ENGLISH_FULL = ("-a", "mode=full", "-a", "languages=en")
-EN_ARTICLES = 16  # English releases in v1
 
 
 def night_with_subscriber(database):

@@ -14,13 +14,12 @@ import signal
 import socket
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 from faults import observe
 from faults.conftest import SUBSCRIBERS, V2, notify, subscribe
 from faults.faultmirror import ARTICLE, LISTING, answer, held
-from faults.processes import alive, crawl_command, descendants
+from faults.processes import alive, command_line, crawl_command, descendants
 
 FULL = ("-a", "mode=full")
 ONE_BY_ONE = {"NEWSWATCH_STORE_BATCH": "1"}
@@ -179,8 +178,7 @@ def test_item3_a_crawl_killed_midway_leaves_no_worker_and_the_nightly_job_ends(d
     job.start()
     run = observe.eventually(lambda: next((r for r in observe.runs(engine) if r.status == "running"), None),
                              "the nightly crawl starts its run")
-    workers = observe.eventually(lambda: [p for p in descendants(run.pid)
-                                          if b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()],
+    workers = observe.eventually(lambda: [p for p in descendants(run.pid) if "spawn_main" in command_line(p)],
                                  "the crawl starts its extraction workers")
     left = descendants(run.pid)
     try:
