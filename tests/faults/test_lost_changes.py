@@ -17,12 +17,13 @@ import threading
 
 import pytest
 from faults import observe
-from faults.conftest import SUBSCRIBERS, V2, notify, subscribe
+from faults.conftest import SUBSCRIBERS, V2, nightly_job, notify, subscribe
 from faults.faultmirror import ARTICLE, LISTING, answer, held
 from faults.processes import alive, command_line, crawl_command, descendants
 
 FULL = ("-a", "mode=full")
 ONE_BY_ONE = {"NEWSWATCH_STORE_BATCH": "1"}
+SUCCEED = (sys.executable, "-c", "pass")  # the job's notify step, when mail is not the point
 # The releases v2 adds or edits (each is one new version), in a fixed order.
 NEW_TEXT = sorted(path for kind, path in observe.expected(V2) if kind in ("added", "edited"))
 
@@ -162,8 +163,6 @@ def test_item2_an_incomplete_run_mails_the_additions_and_edits_it_saw_and_no_rem
 @pytest.mark.xfail(strict=True, reason="issue 13 item 3: the extraction workers outlive a crawl killed with -9 and "
                                        "hold its stderr, so the nightly job waits for EOF forever")
 def test_item3_a_crawl_killed_midway_leaves_no_worker_and_the_nightly_job_ends(database, site, monkeypatch, tmp_path):
-    from monitor.jobs import nightly_crawl
-
     engine = database("v1")
     url = engine.url.render_as_string(hide_password=False)
     monkeypatch.setenv("NEWSWATCH_DATABASE_URL", url)
@@ -173,8 +172,7 @@ def test_item3_a_crawl_killed_midway_leaves_no_worker_and_the_nightly_job_ends(d
     site.faults = [held(ARTICLE, gate, after=4)]  # four pages reach the extraction workers, then it waits
     command = crawl_command(site.base_url, url, *FULL, NEWSWATCH_EXTRACT_WORKERS="2")
     reports = []
-    job = threading.Thread(target=lambda: reports.append(nightly_crawl(command, (sys.executable, "-c", "pass"))),
-                           daemon=True)
+    job = threading.Thread(target=lambda: reports.append(nightly_job(engine, command, SUCCEED)), daemon=True)
     job.start()
     run = observe.eventually(lambda: next((r for r in observe.runs(engine) if r.status == "running"), None),
                              "the nightly crawl starts its run")
@@ -199,8 +197,6 @@ def test_item3_a_crawl_killed_midway_leaves_no_worker_and_the_nightly_job_ends(d
 @pytest.mark.xfail(strict=True, reason="issue 13 item 3: a crawl that hangs holds the nightly job (and every later "
                                        "night) forever: there is no NEWSWATCH_CRAWL_TIMEOUT")
 def test_item3_a_crawl_that_outlives_the_crawl_timeout_is_ended_and_reported(database, monkeypatch, tmp_path):
-    from monitor.jobs import nightly_crawl
-
     engine = database("v1")
     monkeypatch.setenv("NEWSWATCH_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("NEWSWATCH_CRAWL_TIMEOUT", "2")
@@ -208,8 +204,7 @@ def test_item3_a_crawl_that_outlives_the_crawl_timeout_is_ended_and_reported(dat
     hung = (sys.executable, "-c", f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); "
                                   "time.sleep(3600)")  # the fault: a crawl that never ends
     reports = []
-    job = threading.Thread(target=lambda: reports.append(nightly_crawl(hung, (sys.executable, "-c", "pass"))),
-                           daemon=True)
+    job = threading.Thread(target=lambda: reports.append(nightly_job(engine, hung, SUCCEED)), daemon=True)
     job.start()
     try:
         job.join(10)
