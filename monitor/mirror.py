@@ -6,6 +6,9 @@ A snapshot is a folder whose files mirror URL paths (`/en/2022/09/15/slug/` is
 removals (404/410), moves (301) and outages (500/503, maintenance pages). An optional
 `snapshot.json` `{"base": "v2"}` serves a sibling snapshot's files under this one's rules,
 so a night that differs only by faults holds no copy of the pages.
+
+`MirrorHandler` answers the requests; a subclass passed as `handler` can answer some of them
+otherwise (the fault suite's mirror does) and hand the rest to `respond`.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ class Mirror(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, snapshot: Path, port: int = 0) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+    def __init__(self, snapshot: Path, port: int = 0, handler: type[MirrorHandler] | None = None) -> None:
+        super().__init__(("127.0.0.1", port), handler or MirrorHandler)
         self.snapshot = Path(snapshot)
         self.requests: list[str] = []
 
@@ -57,53 +60,57 @@ class Mirror(ThreadingHTTPServer):
         return json.loads(path.read_text("utf-8")) if path.exists() else {}
 
 
-class _Handler(BaseHTTPRequestHandler):
+class MirrorHandler(BaseHTTPRequestHandler):
+    """Serves the mirror's snapshot: its files, under the status rules of its `rules.json`."""
+
     server: Mirror
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms wait for an ACK
 
     def do_HEAD(self) -> None:
-        self._respond(send_body=False)
+        self.respond(send_body=False)
 
     def do_GET(self) -> None:
-        self._respond(send_body=True)
+        self.respond(send_body=True)
 
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet
         pass
 
-    def _respond(self, send_body: bool) -> None:
+    def respond(self, send_body: bool) -> None:
+        """Answer the request from the snapshot (logged in `server.requests`)."""
         path = unquote(urlsplit(self.path).path)
         self.server.requests.append(path)
         rule = self.server.rules().get(path) or self.server.rules().get(path.rstrip("/") + "/")
         if rule and rule.get("status", 200) != 200:
             self._send_rule(rule, send_body)
             return
-        file = self._file_for(path)
+        file = self.file_for(path)
         if file is None:
-            if not path.endswith("/") and self._file_for(path + "/"):
-                self._send(HTTPStatus.MOVED_PERMANENTLY, b"", headers={"Location": self.path.split("?")[0] + "/"},
-                           send_body=send_body)
+            if not path.endswith("/") and self.file_for(path + "/"):
+                self.send(HTTPStatus.MOVED_PERMANENTLY, b"", headers={"Location": self.path.split("?")[0] + "/"},
+                          send_body=send_body)
             else:
-                self._send(HTTPStatus.NOT_FOUND, b"<html><body><h1>Page not found</h1></body></html>",
-                           send_body=send_body)
+                self.send(HTTPStatus.NOT_FOUND, b"<html><body><h1>Page not found</h1></body></html>",
+                          send_body=send_body)
             return
         body = (self.server.snapshot / rule["body"]).read_bytes() if rule and "body" in rule else file.read_bytes()
         etag = f'"{hashlib.sha1(body).hexdigest()[:16]}"'
         if self.headers.get("If-None-Match", etag) == etag and (
             "If-None-Match" in self.headers or self.headers.get("If-Modified-Since") == LAST_MODIFIED
         ):
-            self._send(HTTPStatus.NOT_MODIFIED, b"", headers={"ETag": etag}, send_body=False)
+            self.send(HTTPStatus.NOT_MODIFIED, b"", headers={"ETag": etag}, send_body=False)
             return
-        self._send(HTTPStatus.OK, body, headers={"ETag": etag, "Last-Modified": LAST_MODIFIED},
-                   content_type=_content_type(file), send_body=send_body)
+        self.send(HTTPStatus.OK, body, headers={"ETag": etag, "Last-Modified": LAST_MODIFIED},
+                  content_type=_content_type(file), send_body=send_body)
 
     def _send_rule(self, rule: dict, send_body: bool) -> None:
         status = int(rule["status"])
         headers = {"Location": rule["location"]} if "location" in rule else {}
         body = (self.server.snapshot / rule["body"]).read_bytes() if "body" in rule else b""
-        self._send(status, body, headers=headers, send_body=send_body)
+        self.send(status, body, headers=headers, send_body=send_body)
 
-    def _file_for(self, path: str) -> Path | None:
+    def file_for(self, path: str) -> Path | None:
+        """The snapshot's file for the unquoted URL `path`, or None."""
         for layer in layers(self.server.snapshot):
             root = layer.resolve()
             candidate = (root / path.lstrip("/")).resolve()
@@ -115,8 +122,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return candidate
         return None
 
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
-              content_type: str = "text/html; charset=utf-8", send_body: bool = True) -> None:
+    def send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
+             content_type: str = "text/html; charset=utf-8", send_body: bool = True) -> None:
+        """Send a whole response, its Content-Length that of `body`."""
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
