@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import subprocess
@@ -10,8 +11,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy.orm import Session
 
+from crawler.sites import ICESCO
+from crawler.urls import canonicalize
 from monitor.cli import main
+from storage import repository
+from storage import runs as crawl_runs
 from storage.db import make_engine, migrate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,3 +158,54 @@ def test_reading_commands_import_neither_scrapy_nor_trafilatura(tmp_path, comman
 
     assert "sqlalchemy" in loaded  # the command did run
     assert loaded & {"scrapy", "trafilatura", "twisted"} == set()
+
+
+# --------------------------------------------------------------------------- reading stored articles
+
+ARABIC_PATH = "/ar/2025/08/13/الإيسيسكو-تطلق-برنامجا-للشباب/"  # as `changes` prints it: raw Arabic
+NOW = dt.datetime(2026, 11, 27, 2, 0, tzinfo=dt.UTC)
+FIRST = ("The first paragraph stays.", "The old second paragraph.")
+SECOND = ("The first paragraph stays.", "The new second paragraph.")
+
+
+@pytest.fixture
+def two_versions(engine) -> list[str]:
+    """An Arabic release stored in two versions (two runs); the --database option to read it."""
+    url = canonicalize("https://icesco.org" + ARABIC_PATH, ICESCO, ICESCO.origin)
+    with Session(engine) as session, session.begin():
+        for paragraphs in (FIRST, SECOND):
+            run = crawl_runs.start_run(session, ICESCO.name)
+            repository.record_article(session, run.id, url=url, site=ICESCO.name, language="ar",
+                                      title="الإيسيسكو تطلق برنامجا للشباب", published=dt.date(2025, 8, 13),
+                                      paragraphs=paragraphs, fetched_at=NOW)
+            crawl_runs.finish_run(session, run.id, "complete", {})
+    return ["--database", engine.url.render_as_string(hide_password=False)]
+
+
+def test_history_and_diff_take_the_url_as_changes_prints_it(two_versions):
+    history = run("history", "https://icesco.org" + ARABIC_PATH, "--json", *two_versions)
+    diff = run("diff", "https://icesco.org" + ARABIC_PATH, *two_versions)
+
+    assert [version["version"] for version in json.loads(history.output)] == [1, 2]
+    assert diff.exit_code == 0 and "[-old-]{+new+}" in diff.output
+
+
+def test_diff_color_forces_colour_even_through_a_pipe(two_versions):
+    coloured = run("diff", "https://icesco.org" + ARABIC_PATH, "--color", *two_versions)
+    plain = run("diff", "https://icesco.org" + ARABIC_PATH, "--no-color", *two_versions)
+    default = run("diff", "https://icesco.org" + ARABIC_PATH, *two_versions)  # not a terminal: markers
+
+    assert "\x1b[" in coloured.output and "old" in coloured.output and "[-" not in coloured.output
+    assert "[-old-]{+new+}" in plain.output and "\x1b[" not in plain.output
+    assert default.output == plain.output
+
+
+def test_extract_fetches_a_url_written_in_raw_arabic(mirror):
+    golden = json.loads(ARTICLE.read_text("utf-8"))
+    url = mirror.base_url + golden["path"]  # not percent-encoded, as `changes` and `articles` print it
+
+    result = run("extract", url, "--json")
+
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["title"] == golden["title"] and record["paragraphs"] == golden["paragraphs"]

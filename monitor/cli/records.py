@@ -150,7 +150,10 @@ def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool
         click.echo(diffview.render_html(content, rtl=rtl, lang=article.language))
         return
     click.echo(f"version {from_} → {to}: {diffview.summary(content)}")
-    click.echo(diffview.render_text(content, color=sys.stdout.isatty() if color is None else color))
+    coloured = sys.stdout.isatty() if color is None else color
+    # click.echo strips ANSI codes from output that is not a terminal unless told otherwise:
+    # --color must survive `| less -R`.
+    click.echo(diffview.render_text(content, color=coloured), color=coloured)
 
 
 def _versions(session: Session, url: str, site: str, site_url: str | None) -> list[ArticleVersion]:
@@ -222,12 +225,15 @@ def extract(source: str, url: str | None, as_json: bool) -> None:
 
 
 def _download(url: str) -> bytes:
-    """The page at `url`, fetched as the crawler introduces itself."""
+    """The page at `url` (raw Arabic as `changes` prints it, or percent-encoded), fetched as the
+    crawler introduces itself."""
     import urllib.request
+
+    from w3lib.url import safe_url_string
 
     from crawler.settings import USER_AGENT
 
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    request = urllib.request.Request(safe_url_string(url), headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return bytes(response.read())
