@@ -57,6 +57,10 @@ class DatabaseURL(click.ParamType):
         except ImportError as error:
             self.fail(f"the driver of {url.drivername} is not installed ({error.name}): use {SUPPORTED_DATABASES} "
                       "(pip install -e '.[postgres]' for PostgreSQL)", param, ctx)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            folder = Path(url.database).parent
+            if not folder.is_dir():  # SQLite creates the file, not its folder
+                self.fail(f"no directory {folder} for the SQLite file: use {SUPPORTED_DATABASES}", param, ctx)
         return str(value)
 
 

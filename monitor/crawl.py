@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+
+from crawler import config
 
 
 def project_settings(overrides: dict | None = None) -> Settings:
@@ -12,6 +16,14 @@ def project_settings(overrides: dict | None = None) -> Settings:
     settings.setmodule("crawler.settings", priority="project")
     settings.update(overrides or {}, priority="cmdline")
     return settings
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Raise crawler.config.BadSetting when `scrapy crawl news` started with `environ` would refuse
+    its settings (the scheduler's crawls read its environment)."""
+    settings = project_settings()
+    config.from_environment(settings, environ)
+    config.check(settings)
 
 
 def crawl(overrides: dict | None = None, **spider_args: str) -> dict:

@@ -94,6 +94,7 @@ def test_reading_a_database_that_does_not_exist_fails_clearly(tmp_path):
     ("not a url", "'not a url' is not a database URL: use sqlite:///PATH or postgresql+psycopg://"),
     ("mysql://x/y", "the driver of mysql is not installed (MySQLdb): use sqlite:///PATH or postgresql+psycopg://"),
     ("oracle+nosuch://x/y", "'oracle+nosuch' is not a database newswatch knows"),
+    ("sqlite:////nonexistent/dir/x.db", "no directory /nonexistent/dir for the SQLite file: use sqlite:///PATH"),
 ])
 def test_a_bad_database_url_is_one_line_naming_the_setting(url, message):
     result = CliRunner().invoke(main, ["runs", "--database", url])

@@ -362,6 +362,12 @@ def test_list_json(engine, database_url):
                                  "(env var: 'NEWSWATCH_SMTP_PORT'): 'x' is not a valid integer"),
     ("NEWSWATCH_SMTP_SSL", "1", "the e-mails of every night would fail: Invalid value for '--smtp-ssl' / "
                                 "'--smtp-starttls'"),
+    # The crawls it starts read the scheduler's environment too.
+    ("NEWSWATCH_MODE", "foo", "every nightly crawl would fail: bad setting NEWSWATCH_MODE='foo': expected incremental "
+                              "or full"),
+    ("NEWSWATCH_EXTRACT_WORKERS", "-1", "every nightly crawl would fail: bad setting NEWSWATCH_EXTRACT_WORKERS='-1': "
+                                        "expected a whole number of worker processes"),
+    ("NEWSWATCH_LANGUAGES", "de", "every nightly crawl would fail: bad setting NEWSWATCH_LANGUAGES='de'"),
 ])
 def test_a_bad_setting_stops_the_schedule_before_it_starts(engine, database_url, monkeypatch, variable, value,
                                                            message):

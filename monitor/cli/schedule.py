@@ -36,6 +36,7 @@ def schedule(ctx: click.Context, list_only: bool, cron: str, timezone: str, noti
                                      notify_every_minutes=notify_every, misfire_grace_seconds=misfire_grace)
     try:
         if not list_only:
+            _check_crawl_settings(ctx, database_url, site)
             _check_notify_settings(ctx, database_url)
             _configure_logging(log_level)
             run_forever(schedule_config)
@@ -50,6 +51,18 @@ def schedule(ctx: click.Context, list_only: bool, cron: str, timezone: str, noti
     print_table(["id", "job", "when", f"next run ({timezone})"],
                 [[j.id, j.name, j.when, j.next_run_time.strftime("%Y-%m-%d %H:%M:%S %Z") if j.next_run_time else
                   "never"] for j in jobs])
+
+
+def _check_crawl_settings(ctx: click.Context, database_url: str, site: str) -> None:
+    """Refuse to start when the nightly crawl, which gets the scheduler's environment, would refuse its settings."""
+    from crawler.config import BadSetting
+    from monitor.crawl import check_environment
+    from monitor.jobs import JobContext
+
+    try:
+        check_environment(JobContext(database_url=database_url, site=site).child_environ())
+    except BadSetting as error:
+        raise click.UsageError(f"every nightly crawl would fail: {error}", ctx) from None
 
 
 def _check_notify_settings(ctx: click.Context, database_url: str) -> None:
