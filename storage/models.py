@@ -219,6 +219,7 @@ class Subscriber(Base):
     kinds: Mapped[list[str]]
     token_id: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # When the address subscribed (last, if it left and came back): no digest of a run that ended before.
     created_at: Mapped[dt.datetime]
     unsubscribed_at: Mapped[dt.datetime | None]
 
