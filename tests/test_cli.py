@@ -125,6 +125,17 @@ def test_demo_crawls_the_fixture_mirror_and_reports_what_it_stored(tmp_path):
     assert f"0 new versions written. Stored: {stored}." in second.stdout
 
 
+def test_demo_refuses_a_bad_crawl_setting_before_anything_starts(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--port", "9", "--database", f"sqlite:///{tmp_path}/demo.db"],
+                                env={"NEWSWATCH_EXTRACT_WORKERS": "abc"})
+
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    (error,) = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert error == ("Error: the demo's crawl would fail: bad setting NEWSWATCH_EXTRACT_WORKERS='abc': expected a whole "
+                     "number of worker processes, 0 or more (0: extraction in the crawl's own process)")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("args, message", [
     (["articles", "--language"], "requires an argument"),
     (["articles", "--language", "de"], "'de' is not one of"),
