@@ -27,7 +27,7 @@ def check_environment(environ: Mapping[str, str]) -> None:
     config.check(settings)
 
 
-def check(overrides: dict | None = None, **spider_args: str) -> None:
+def check(overrides: dict[str, object] | None = None, **spider_args: str) -> None:
     """Raise crawler.config.BadSetting when `crawl(overrides, **spider_args)` would refuse its settings
     (this process's environment included), as `scrapy crawl` checks them (crawler/commands/crawl.py)."""
     settings = project_settings(overrides)

@@ -19,6 +19,7 @@ from monitor.cli import main
 from monitor.detect import detect_run
 from storage import repository
 from storage import runs as crawl_runs
+from storage.changes import count_kinds
 from storage.db import make_engine, migrate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -272,6 +273,14 @@ def test_runs_say_why_a_run_failed_or_is_incomplete(engine):
     assert table[4].endswith("  crawl exited with status 2: scrapy crawl: bad setting NEWSWATCH_MODE='foo': expected "
                              "incremental or full (also -a mode=...)")
     assert table[5].split()[:3] == [str(baseline), "complete", "(baseline)"]
+
+
+def test_a_runs_changes_are_counted_by_kind(engine):
+    _, (baseline, failed, _, _) = closed_runs(engine)
+
+    with Session(engine) as session:
+        assert count_kinds(session, baseline) == {"added": 2, "edited": 0, "removed": 0, "restored": 0}
+        assert count_kinds(session, failed) == dict.fromkeys(("added", "edited", "removed", "restored"), 0)
 
 
 def test_an_empty_baseline_run_says_where_its_articles_are(engine):
