@@ -2,7 +2,7 @@
 
 crawler/settings.py holds the defaults. The add-on `Environment` (in ADDONS) brings in every
 NEWSWATCH_* variable of the environment that names one of those settings (and
-NEWSWATCH_LOG_LEVEL as LOG_LEVEL), at a priority above the project's and below the command
+NEWSWATCH_LOG_LEVEL and NEWSWATCH_LOG_FILE as LOG_LEVEL and LOG_FILE), at a priority above the project's and below the command
 line's: `-s NAME=value` wins over the environment, which wins over the defaults. `-a mode=...`
 and `-a languages=...` are command-line settings under other names.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
@@ -28,6 +29,8 @@ from storage.db import BadDatabaseURL, check_url
 ENVIRONMENT_PRIORITY = SETTINGS_PRIORITIES["project"] + 1
 # Spider arguments that are settings under another name: `-a mode=full` is `-s NEWSWATCH_MODE=full`.
 SPIDER_ARGUMENTS = {"mode": "NEWSWATCH_MODE", "languages": "NEWSWATCH_LANGUAGES"}
+# Variables that are Scrapy settings under another name.
+SCRAPY_VARIABLES = {"NEWSWATCH_LOG_LEVEL": "LOG_LEVEL", "NEWSWATCH_LOG_FILE": "LOG_FILE"}
 MODES = ("incremental", "full")
 
 
@@ -55,8 +58,8 @@ class Environment:
 def from_environment(settings: BaseSettings, environ: Mapping[str, str]) -> None:
     """Set each NEWSWATCH_* variable of `environ` that names a setting, at ENVIRONMENT_PRIORITY."""
     for name, value in environ.items():
-        if name == "NEWSWATCH_LOG_LEVEL":
-            settings.set("LOG_LEVEL", value, ENVIRONMENT_PRIORITY)
+        if name in SCRAPY_VARIABLES:
+            settings.set(SCRAPY_VARIABLES[name], value, ENVIRONMENT_PRIORITY)
         elif name.startswith("NEWSWATCH_") and name in settings:
             settings.set(name, value, ENVIRONMENT_PRIORITY)
 
@@ -143,6 +146,9 @@ def check(settings: BaseSettings) -> None:
     level = settings.get("LOG_LEVEL")
     if not isinstance(level, int) and level not in logging.getLevelNamesMapping():
         raise BadSetting("LOG_LEVEL", level, f"expected {', '.join(LOG_LEVELS)} (also NEWSWATCH_LOG_LEVEL)")
+    log_file = settings.get("LOG_FILE")
+    if log_file and not Path(log_file).parent.is_dir():
+        raise BadSetting("LOG_FILE", log_file, "expected a file in an existing directory (also NEWSWATCH_LOG_FILE)")
     database_url = settings.get("NEWSWATCH_DATABASE_URL")
     try:
         check_url(database_url)

@@ -5,14 +5,16 @@ the site's crawl lock (a refused crawl has fetched and written nothing, logs one
 `scrapy crawl` exits with status 1) and reads the articles already known. Once the spider is
 open it hands the spider and the store pipeline the `Run` (signal `run_started`) and keeps the
 lock alive with a heartbeat. Once the spider is closed, after the item pipelines' last writes,
-it closes the run with its status and stats and announces it (signal `run_finished`).
-The database side is storage.runs; this module is the Scrapy side.
+it closes the run with its status, stats and the reason it is incomplete, announces it (signal
+`run_finished`: detection runs then, and leaves its counts in the stats), and logs the run's
+summary (crawler.summary). The database side is storage.runs; this module is the Scrapy side.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from crawler import config
 from crawler import signals as newswatch_signals
+from crawler.summary import run_summary, start_line
 from crawler.urls import canonicalize
 from storage import repository, runs
 from storage.db import make_engine, migrate
@@ -42,6 +45,7 @@ class Run:
     engine: Engine  # the crawl's database, open until the run is closed
     known: Mapping[str, repository.KnownArticle]  # articles stored before this run, by canonical URL
     took_over: int | None = None  # the abandoned run whose lock this one took over, if any
+    is_baseline: bool = False  # the site's first run: what it stores is recorded, never alerted
 
 
 class RunLifecycle:
@@ -56,6 +60,7 @@ class RunLifecycle:
         self.heartbeat = None
         self.lock_lost = False
         self.closing = None
+        self.clock = time.monotonic()
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -73,9 +78,13 @@ class RunLifecycle:
         return extension
 
     def spider_opened(self) -> None:
-        run = self.run
+        run, settings = self.run, self.crawler.settings
         self.crawler.stats.set_value("newswatch/run_id", run.id)  # for readers of the stats (`newswatch demo`)
-        logger.info("run %s started (database %s)", run.id, run.engine.url.render_as_string(hide_password=True))
+        self.clock = time.monotonic()
+        logger.info("%s", start_line(run.id, site=run.site, site_url=config.site_url(settings),
+                                     languages=config.languages(settings), full=config.full_mode(settings),
+                                     known=len(run.known), database=run.engine.url.render_as_string(hide_password=True),
+                                     baseline=run.is_baseline))
         self.crawler.signals.send_catch_log(newswatch_signals.run_started, run=run)
         if self.interval > 0:
             self.heartbeat = create_looping_call(self.beat)
@@ -114,17 +123,25 @@ class RunLifecycle:
 
     def _finish(self, reason: str) -> None:
         scrapy_stats = self.crawler.stats.get_stats()
-        status = run_status(reason, scrapy_stats, self.max_failure_rate)
         stats = run_stats(scrapy_stats)
+        reasons = runs.incomplete_reasons(stats, reason, self.max_failure_rate)
+        status = "incomplete" if reasons else "complete"
         try:
             with Session(self.run.engine) as session, session.begin():
-                runs.finish_run(session, self.run.id, status, stats)
+                runs.finish_run(session, self.run.id, status, stats, error="; ".join(reasons) or None)
         except SQLAlchemyError:
             logger.exception("could not record the end of run %s", self.run.id)
             return
-        logger.info("run %s %s: %s", self.run.id, status, stats)
         self.crawler.signals.send_catch_log(newswatch_signals.run_finished, run_id=self.run.id, status=status,
                                             engine=self.run.engine)
+        # Detection ran on run_finished (when enabled) and left its counts in the stats.
+        changes = {key.removeprefix("newswatch/changes_"): value for key, value in scrapy_stats.items()
+                   if key.startswith("newswatch/changes_")}
+        summary = run_summary(self.run.id, status, time.monotonic() - self.clock, stats,
+                              baseline=self.run.is_baseline, reasons=reasons, changes=changes or None,
+                              detect_failed=bool(scrapy_stats.get("newswatch/detect_failed")),
+                              digests=scrapy_stats.get("newswatch/digests_queued", 0))
+        (logger.info if status == "complete" else logger.warning)("%s", summary)
 
     def _stop_heartbeat(self) -> None:
         if self.heartbeat is not None and self.heartbeat.running:
@@ -142,7 +159,7 @@ def _start(crawler, engine: Engine) -> Run:
         with Session(engine) as session, session.begin():
             runs.finish_run(session, claim.run_id, "failed", {}, error=f"could not read the known articles: {error}")
         raise
-    return Run(claim.run_id, profile.name, engine, known, claim.took_over)
+    return Run(claim.run_id, profile.name, engine, known, claim.took_over, claim.is_baseline)
 
 
 def _claim(engine: Engine, site: str, stale_after: dt.timedelta) -> runs.Claim:
@@ -179,19 +196,9 @@ def _known_articles(engine: Engine, settings) -> dict[str, repository.KnownArtic
 
 
 def run_status(reason: str, stats: dict, max_failure_rate: float) -> str:
-    """`complete`, or `incomplete` when the crawl could not see the whole site.
-
-    Incomplete: the crawl did not finish by itself, a listing page failed, or too many
-    article fetches failed (errors after retries, pages without an article, suspect
-    extractions, articles that could not be stored). An incomplete run reports no removals.
-    """
-    if reason != "finished" or stats.get("newswatch/listing_failed", 0):
-        return "incomplete"
-    failed = sum(stats.get(f"newswatch/{key}", 0) for key in ("fetch_failed", "extraction_failed",
-                                                             "extraction_suspect", "store_failed"))
-    attempted = failed + sum(stats.get(f"newswatch/{key}", 0) for key in ("articles_seen", "articles_gone",
-                                                                          "not_modified"))
-    return "incomplete" if attempted and failed / attempted > max_failure_rate else "complete"
+    """`complete`, or `incomplete` when the crawl could not see the whole site
+    (storage.runs.incomplete_reasons says why). An incomplete run reports no removals."""
+    return "incomplete" if runs.incomplete_reasons(run_stats(stats), reason, max_failure_rate) else "complete"
 
 
 def run_stats(stats: dict) -> dict[str, Any]:

@@ -16,7 +16,8 @@ SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 # `scrapy crawl` as Scrapy's, refusing a bad setting before anything starts (exit status 2).
 COMMANDS_MODULE = "crawler.commands"
-ADDONS = {"crawler.config.Environment": 0}
+# The environment first (NEWSWATCH_LOG_LEVEL, NEWSWATCH_LOG_FILE), then what the log shows (crawler/logs.py).
+ADDONS = {"crawler.config.Environment": 0, "crawler.logs.OperatorLog": 10}
 
 # What to watch, and where to store it. The site URL and languages default to the site profile's
 # (crawler/sites.py): its origin, and all of its languages.
@@ -66,12 +67,17 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 3  # 5xx, 408, 429, timeouts and connection errors (Scrapy's RETRY_HTTP_CODES)
 COOKIES_ENABLED = False
+# No console to the crawl's process: neither Scrapy's telnet one nor its HTTP one, which runs
+# Python sent to it (a token in the user's profile guards it) and is on by default since 2.19.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 # A page yields one article, or a listing's dozen requests: Scrapy's 100 starts a hundred
 # asyncio tasks per response for nothing (a fifth of the crawl process's time).
 CONCURRENT_ITEMS = 16
 
 EXTENSIONS = {
+    # On a terminal, a line redrawn every second; LogStats's periodic line is at DEBUG (crawler/logs.py).
+    "crawler.progress.Progress": 0,
     # The run's life: claimed at start-up, heartbeat, known articles, closed with status and stats.
     "crawler.runs.RunLifecycle": 100,
     # Change detection, once the run is recorded (wired by path: crawler never imports monitor).
@@ -83,5 +89,8 @@ ITEM_PIPELINES = {
     "crawler.pipelines.StorePipeline": 800,
 }
 
+# The run's start and summary, warnings and errors; DEBUG adds Scrapy's detail (crawler/logs.py).
 LOG_LEVEL = "INFO"  # also NEWSWATCH_LOG_LEVEL
+# A file instead of stderr, which keeps Scrapy's detail too; also NEWSWATCH_LOG_FILE.
+LOG_FILE = None
 FEED_EXPORT_ENCODING = "utf-8"

@@ -57,6 +57,10 @@ class DatabaseURL(click.ParamType):
         except ImportError as error:
             self.fail(f"the driver of {url.drivername} is not installed ({error.name}): use {SUPPORTED_DATABASES} "
                       "(pip install -e '.[postgres]' for PostgreSQL)", param, ctx)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            folder = Path(url.database).parent
+            if not folder.is_dir():  # SQLite creates the file, not its folder
+                self.fail(f"no directory {folder} for the SQLite file: use {SUPPORTED_DATABASES}", param, ctx)
         return str(value)
 
 
@@ -221,17 +225,40 @@ def secret_key_options(command: Command) -> Command:
         # A secret on a command line is seen by every user of the machine: the variable only.
         _option("--secret-key", envvar="NEWSWATCH_SECRET_KEY", default=None, hidden=True,
                 type=Checked("key", lambda key: mail.check_key(key, "NEWSWATCH_SECRET_KEY"))),
-        _option("--secret-key-file", envvar="NEWSWATCH_SECRET_KEY_FILE", default=mail.DEFAULT_KEY_FILE,
-                show_default=True, type=click.Path(dir_okay=False, path_type=Path),
-                help="File holding the key of the unsubscribe tokens (or NEWSWATCH_SECRET_KEY); keep it with the "
-                     "database."),
+        _option("--secret-key-file", envvar="NEWSWATCH_SECRET_KEY_FILE", default=None,
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="File holding the key of the unsubscribe tokens (or NEWSWATCH_SECRET_KEY) [default: beside an "
+                     "SQLite database, newswatch.db: newswatch.key; else newswatch.key in the user's config "
+                     "directory; a newswatch.key in the working directory, where earlier versions made it, while "
+                     "there is none there]."),
     ]
 
     @functools.wraps(command)
-    def with_key(*args: Any, secret_key: str | None, secret_key_file: Path, **values: Any) -> Any:
-        return command(*args, secret_key=mail.SecretKey(secret_key, secret_key_file), **values)
+    def with_key(*args: Any, secret_key: str | None, secret_key_file: Path | None, **values: Any) -> Any:
+        file = secret_key_file or default_key_file(values["database_url"])
+        return command(*args, secret_key=mail.SecretKey(secret_key, file), **values)
 
     return _apply(options, with_key)
+
+
+def default_key_file(database_url: str) -> Path:
+    """Where the key of the unsubscribe tokens is kept unless a file is named.
+
+    Beside an SQLite database, under its name (newswatch.db: newswatch.key); for a server
+    database, in the user's config directory (~/.config/newswatch/newswatch.key on Linux).
+    While there is no key there, a newswatch.key in the working directory (where versions
+    before this one made it) is the key: installations made then keep their tokens.
+    """
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database).with_suffix(mail.DEFAULT_KEY_FILE.suffix)
+    else:
+        path = Path(click.get_app_dir("newswatch")) / mail.DEFAULT_KEY_FILE
+    if not path.exists() and mail.DEFAULT_KEY_FILE.exists():
+        return mail.DEFAULT_KEY_FILE
+    return path
 
 
 def _apply(options: Sequence[Decorator], command: Command) -> Command:

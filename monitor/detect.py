@@ -41,7 +41,8 @@ def detect_run(session: Session, run_id: int) -> list[ChangeRecord]:
     session.flush()
     _update_states(session, {change.article_id for change in changes if change.kind in ("removed", "restored")})
     queued = outbox.enqueue_digests(session, run_id)
-    logger.info("run %s: %s; %d digests queued", run_id, count_summary(changes), queued)
+    # At DEBUG: a crawl's summary line says as much (crawler.runs), `newswatch detect` prints it.
+    logger.debug("run %s: %s; %d digests queued", run_id, count_summary(changes), queued)
     return list_changes(session, run_id, include_baseline=True)
 
 

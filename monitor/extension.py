@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session
 
 from crawler import signals as newswatch_signals
 from monitor.detect import detect_run
+from storage.outbox import count_pending
 
 logger = logging.getLogger(__name__)
 
 
 class DetectChanges:
-    """On `run_finished`, write the run's changes (and queue their digests)."""
+    """On `run_finished`, write the run's changes (and queue their digests); their counts go to the
+    stats (`newswatch/changes_KIND`, `newswatch/digests_queued`), from which the run's summary is made."""
 
     def __init__(self, stats) -> None:
         self.stats = stats
@@ -33,6 +35,7 @@ class DetectChanges:
             with Session(engine) as session, session.begin():
                 changes = detect_run(session, run_id)
                 kinds = [change.kind for change in changes]
+                queued = count_pending(session, run_id)
         except SQLAlchemyError:
             logger.exception("change detection of run %s failed; `newswatch detect --run %s` retries it",
                              run_id, run_id)
@@ -40,3 +43,4 @@ class DetectChanges:
             return
         for kind in ("added", "edited", "removed", "restored"):
             self.stats.set_value(f"newswatch/changes_{kind}", kinds.count(kind))
+        self.stats.set_value("newswatch/digests_queued", queued)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import pickle
 import signal
 import socket
 import threading
@@ -23,6 +24,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED, BaseScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from apscheduler.util import utc_timestamp_to_datetime
@@ -41,12 +43,14 @@ __all__ = [
     "planned_jobs",
     "retry_notify",
     "run_forever",
+    "stored_jobs",
 ]  # the jobs too: jobs stored before they moved name this module
 
 logger = logging.getLogger(__name__)
 
 NIGHTLY_JOB = "nightly-crawl"
 NOTIFY_JOB = "retry-notify"
+JOB_NAMES = {NIGHTLY_JOB: "nightly crawl, detect, notify", NOTIFY_JOB: "send pending e-mails"}
 # APScheduler's own table; storage/migrations/env.py tells Alembic to leave it alone.
 JOBSTORE_TABLE = "apscheduler_jobs"
 
@@ -71,7 +75,7 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class PlannedJob:
-    """One line of `newswatch schedule --list`."""
+    """One line of `newswatch schedule --list`: a job, its trigger in words and its next run (None: paused)."""
 
     id: str
     name: str
@@ -144,11 +148,11 @@ def build_scheduler(config: ScheduleConfig, *, engine: Engine | None = None) -> 
         nightly_options["next_run_time"] = missed
         logger.info("the nightly crawl due at %s was missed: it runs now if within %ss",
                     missed.astimezone(timezone), config.misfire_grace_seconds)
-    scheduler.add_job(nightly_crawl, trigger, id=NIGHTLY_JOB, name="nightly crawl, detect, notify",
+    scheduler.add_job(nightly_crawl, trigger, id=NIGHTLY_JOB, name=JOB_NAMES[NIGHTLY_JOB],
                       kwargs={"crawl_command": config.crawl_command, "notify_command": config.notify_command},
                       replace_existing=True, **nightly_options)
     scheduler.add_job(retry_notify, IntervalTrigger(minutes=config.notify_every_minutes, timezone=timezone),
-                      id=NOTIFY_JOB, name="send pending e-mails", kwargs={"notify_command": config.notify_command},
+                      id=NOTIFY_JOB, name=JOB_NAMES[NOTIFY_JOB], kwargs={"notify_command": config.notify_command},
                       replace_existing=True)
     return scheduler
 
@@ -163,25 +167,51 @@ def _missed_run_time(engine: Engine, store: SQLAlchemyJobStore, job_id: str) -> 
     return when if when is not None and when < dt.datetime.now(dt.UTC) else None
 
 
-def planned_jobs(config: ScheduleConfig, engine: Engine | None = None) -> list[PlannedJob]:
-    """The jobs `newswatch schedule` runs and their next run times, in the configured zone."""
+def planned_jobs(config: ScheduleConfig) -> list[PlannedJob]:
+    """The jobs a scheduler started with `config` would store, and their next run times in its zone."""
     timezone = zone(config.timezone)
-    own_engine = engine is None
-    engine = engine or make_engine(config.database_url)
-    try:
-        jobs = build_scheduler(config, engine=engine).get_jobs()  # not started: nothing is written
-    finally:
-        if own_engine:
-            engine.dispose()
     now = dt.datetime.now(timezone)
-    when = {NIGHTLY_JOB: f"cron {config.cron} ({config.timezone})",
-            NOTIFY_JOB: f"every {config.notify_every_minutes} min"}
-    planned = []
-    for job in jobs:
-        next_time = getattr(job, "next_run_time", None) or job.trigger.get_next_fire_time(None, now)
-        next_time = next_time and next_time.astimezone(timezone).replace(microsecond=0)
-        planned.append(PlannedJob(job.id, job.name, when[job.id], next_time))
-    return planned
+    triggers: dict[str, BaseTrigger] = {
+        NIGHTLY_JOB: nightly_trigger(config.cron, config.timezone),
+        NOTIFY_JOB: IntervalTrigger(minutes=config.notify_every_minutes, timezone=timezone),
+    }
+    return [PlannedJob(job_id, JOB_NAMES[job_id], describe(trigger),
+                       _second(trigger.get_next_fire_time(None, now), timezone))
+            for job_id, trigger in triggers.items()]
+
+
+def stored_jobs(engine: Engine, timezone: str) -> list[PlannedJob]:
+    """The jobs stored in the database by the scheduler that last started on it (what it runs while it
+    runs), with their stored next run times in `timezone`; none when no scheduler has stored any.
+
+    Read from the job store's table, not through the job store, which deletes a job it cannot load.
+    """
+    if not inspect(engine).has_table(JOBSTORE_TABLE):
+        return []
+    table = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE).jobs_t
+    with engine.connect() as connection:
+        rows = connection.execute(select(table.c.id, table.c.next_run_time, table.c.job_state).order_by(table.c.id))
+        # Pickled by APScheduler into our own database: as trusted as the job store that loads it.
+        states = [(job_id, stamp, pickle.loads(state)) for job_id, stamp, state in rows]
+    return [PlannedJob(job_id, state["name"], describe(state["trigger"]),
+                       _second(utc_timestamp_to_datetime(stamp), zone(timezone)))
+            for job_id, stamp, state in states]
+
+
+def describe(trigger: BaseTrigger) -> str:
+    """A trigger in words: `cron 0 2 * * * (UTC)`, `every 5 min`."""
+    if isinstance(trigger, CronTrigger):
+        fields = {field.name: str(field) for field in trigger.fields}
+        crontab = " ".join(fields[name] for name in ("minute", "hour", "day", "month", "day_of_week"))
+        return f"cron {crontab} ({trigger.timezone})"
+    if isinstance(trigger, IntervalTrigger):
+        minutes = trigger.interval.total_seconds() / 60
+        return f"every {minutes:g} min"
+    return str(trigger)
+
+
+def _second(when: dt.datetime | None, timezone: ZoneInfo) -> dt.datetime | None:
+    return when and when.astimezone(timezone).replace(microsecond=0)
 
 
 def run_forever(config: ScheduleConfig) -> None:

@@ -101,6 +101,7 @@ class CrawlRun(Base):
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The first run of a site: everything is "added", and nobody is alerted about it.
     is_baseline: Mapped[bool] = mapped_column(default=False)
+    # Why it failed, or why it is incomplete ("3 listing pages failed").
     error: Mapped[str | None] = mapped_column(Text)
     # Who runs it, while it runs: a lock left by a dead process can be taken over.
     pid: Mapped[int | None]
@@ -219,6 +220,7 @@ class Subscriber(Base):
     kinds: Mapped[list[str]]
     token_id: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # When the address subscribed (last, if it left and came back): no digest of a run that ended before.
     created_at: Mapped[dt.datetime]
     unsubscribed_at: Mapped[dt.datetime | None]
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_STALE_AFTER = dt.timedelta(minutes=30)
 # Claiming races another claimer at most this many times (each round, one of them wins).
 _ATTEMPTS = 3
+# The run stats (their short names) of article fetches that failed, and of those that did not.
+FAILED_FETCHES = ("fetch_failed", "extraction_failed", "extraction_suspect", "store_failed")
+FETCHES = ("articles_seen", "articles_gone", "not_modified")
 
 
 class RunNotFound(LookupError):
@@ -46,6 +50,7 @@ class RunSummary:
     finished_at: dt.datetime | None
     is_baseline: bool
     stats: dict[str, Any]
+    reason: str | None = None  # why it failed or is incomplete
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,8 @@ def start_run(session: Session, site: str) -> CrawlRun:
 def finish_run(
     session: Session, run_id: int, status: str, stats: dict[str, Any], *, error: str | None = None
 ) -> None:
-    """Close a run with its final status and (Scrapy) stats; datetimes in stats become ISO strings."""
+    """Close a run with its final status, (Scrapy) stats and why it failed or is incomplete (`error`);
+    datetimes in stats become ISO strings."""
     if status not in RUN_STATUSES or status == "running":
         raise ValueError(f"cannot finish run {run_id} as {status!r}: use complete, incomplete or failed")
     run = session.get(CrawlRun, run_id)
@@ -123,6 +129,41 @@ def _as_json(value: dict[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(value, default=encode))
 
 
+def incomplete_reasons(stats: Mapping[str, Any], finish_reason: str = "finished",
+                       max_failure_rate: float | None = None) -> list[str]:
+    """Why a crawl could not see the whole site, from its run stats; none when it could.
+
+    It stopped before its end (Scrapy's finish reason), a listing page failed, or more article
+    fetches failed (errors after retries, pages without an article, suspect extractions,
+    articles that could not be stored) than `max_failure_rate` (None: any failed fetch is said).
+    """
+    reasons = []
+    if finish_reason != "finished":
+        reasons.append(f"the crawl stopped before its end ({finish_reason})")
+    if listing := stats.get("listing_failed", 0):
+        reasons.append(f"{listing} listing page{'' if listing == 1 else 's'} failed")
+    failed = sum(stats.get(key, 0) for key in FAILED_FETCHES)
+    attempted = failed + sum(stats.get(key, 0) for key in FETCHES)
+    if attempted and failed / attempted > (max_failure_rate or 0):
+        limit = "" if max_failure_rate is None else f"; the limit is {_percent(max_failure_rate)}"
+        reasons.append(f"{_percent(failed / attempted)} of article fetches failed ({failed} of {attempted}{limit})")
+    return reasons
+
+
+def _percent(share: float) -> str:
+    return f"{share:.0%}" if share >= 0.01 or share == 0 else f"{share:.1%}"
+
+
+def run_reason(run: CrawlRun) -> str | None:
+    """Why `run` failed or is incomplete, as recorded when it closed.
+
+    Runs closed before the reason of an incomplete run was recorded get it from their stats.
+    """
+    if run.error or run.status != "incomplete":
+        return run.error
+    return "; ".join(incomplete_reasons(run.stats)) or "the crawl stopped before its end"
+
+
 def list_runs(session: Session) -> list[RunSummary]:
     """All crawl runs, newest first."""
     runs = session.scalars(select(CrawlRun).order_by(CrawlRun.started_at.desc(), CrawlRun.id.desc()))
@@ -135,6 +176,7 @@ def list_runs(session: Session) -> list[RunSummary]:
             finished_at=run.finished_at,
             is_baseline=run.is_baseline,
             stats=run.stats,
+            reason=run_reason(run),
         )
         for run in runs
     ]

@@ -171,8 +171,10 @@ def add_subscriber(
     token_id = secrets.token_urlsafe(24)
     token = unsubscribe_token(key, token_id)
     if subscriber is None:
-        subscriber = Subscriber(email=address, created_at=now)
+        subscriber = Subscriber(email=address)
         session.add(subscriber)
+    # Subscribed from now on (again, for an address that left): runs that ended before never mail it.
+    subscriber.created_at = now
     subscriber.languages, subscriber.kinds = list(languages), list(kinds)
     subscriber.token_id, subscriber.token_hash = token_id, token_hash(token)
     subscriber.unsubscribed_at = None
@@ -215,6 +217,14 @@ def unsubscribe(session: Session, token: str, *, now: dt.datetime) -> Unsubscrib
 def active_subscribers(session: Session) -> list[Subscriber]:
     """Subscribers who have not unsubscribed, in the order they subscribed."""
     return list(session.scalars(select(Subscriber).where(Subscriber.unsubscribed_at.is_(None)).order_by(Subscriber.id)))
+
+
+def subscribed_at(session: Session, moment: dt.datetime) -> list[Subscriber]:
+    """Subscribers who were subscribed at `moment` and still are, in the order they subscribed."""
+    return list(session.scalars(
+        select(Subscriber).where(Subscriber.unsubscribed_at.is_(None), Subscriber.created_at <= moment)
+        .order_by(Subscriber.id)
+    ))
 
 
 def any_subscriber(session: Session) -> Subscriber | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 from crawler.runs import run_status
 from monitor.cli import main
 from storage.changes import list_changes
+from storage.models import CHANGE_KINDS
 from storage.runs import RunSummary, list_runs
 
 # Detection is tested on full runs: the fixture's releases are years old, and an incremental
@@ -39,14 +42,33 @@ def runs(engine) -> list[RunSummary]:
         return list_runs(session)[::-1]  # oldest first
 
 
+def summary(result) -> str:
+    """The run's summary: the last line its crawl logged."""
+    return result.stderr.splitlines()[-1].split("[crawler.runs] ", 1)[1]
+
+
 def test_v1_v2_v3_report_exactly_the_changes_and_an_outage_reports_none(mirror, engine, crawl, snapshots):
-    crawl(mirror.base_url, engine, *FULL)
+    crawls = [crawl(mirror.base_url, engine, *FULL)]
     mirror.snapshot = snapshots / "v2"
-    crawl(mirror.base_url, engine, *FULL)
+    crawls.append(crawl(mirror.base_url, engine, *FULL))
     mirror.snapshot = snapshots / "v3"
-    crawl(mirror.base_url, engine, *FULL)
+    crawls.append(crawl(mirror.base_url, engine, *FULL))
 
     first, second, third = runs(engine)
+    # What the operator reads when each crawl ends.
+    articles = first.stats["articles_seen"]
+    assert re.fullmatch(rf"INFO: run {first.id} complete in \d+ s: \d+ requests, {articles} articles, {articles} added "
+                        r"\(the baseline: recorded, never alerted\)", summary(crawls[0]))
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(Counter(
+        c["kind"] for c in expected_changes(snapshots / "v2")).items(), key=lambda item: CHANGE_KINDS.index(item[0])))
+    assert re.fullmatch(rf"INFO: run {second.id} complete in \d+ s: {second.stats['requests']} requests, \d+ articles, "
+                        rf"{counts}", summary(crawls[1]))
+    attempted = 19 + sum(third.stats[key] for key in ("articles_seen", "articles_gone", "not_modified"))
+    assert third.reason == (f"1 listing page failed; {19 / attempted:.0%} of article fetches failed "
+                            f"(19 of {attempted}; the limit is 5%)")
+    assert summary(crawls[2]).startswith(f"WARNING: run {third.id} incomplete in ")
+    assert summary(crawls[2]).endswith(f"no changes, 19 failed fetches; incomplete because {third.reason}: "
+                                       "no removals reported")
     assert first.is_baseline and observed(engine, first.id) == []  # the baseline never alerts
     with Session(engine) as session:
         baseline = list_changes(session, first.id, include_baseline=True)

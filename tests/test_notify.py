@@ -265,6 +265,35 @@ def test_enqueueing_twice_is_idempotent_and_a_recompute_never_resends(engine, wo
     assert {name: d.id for name, d in rows.items()} == first
 
 
+def test_recomputing_a_run_never_mails_who_subscribed_after_it(engine, world):
+    enqueue(engine, world.run)  # as the run closed
+    with Session(engine) as session, session.begin():
+        later = world_run_end(session, world) + dt.timedelta(days=1)
+        store.add_subscriber(session, "frank@example.org", ["en"], ["added"], known_languages=LANGUAGES, key=KEY,
+                             now=later)
+        store.add_subscriber(session, "dave@example.org", ["en"], ["added"], known_languages=LANGUAGES, key=KEY,
+                             now=later)  # back after unsubscribing before the run ended
+
+    detected = cli(engine, "detect", "--run", str(world.run))  # e.g. after a fix of the detection
+
+    assert detected.exit_code == 0, detected.output
+    assert sorted(deliveries(engine)) == ["alice", "bob", "carol"]
+
+
+def test_who_subscribed_while_the_run_crawled_gets_its_digest(engine, world):
+    with Session(engine) as session, session.begin():
+        store.add_subscriber(session, "frank@example.org", ["en"], ["added"], known_languages=LANGUAGES, key=KEY,
+                             now=world_run_end(session, world) - dt.timedelta(minutes=1))
+    assert enqueue(engine, world.run) == 4
+    assert "frank" in deliveries(engine)
+
+
+def world_run_end(session: Session, world: World) -> dt.datetime:
+    run = session.get(CrawlRun, world.run)
+    assert run is not None and run.finished_at is not None
+    return run.finished_at
+
+
 # --------------------------------------------------------------------------- sending
 
 

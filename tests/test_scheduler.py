@@ -332,7 +332,9 @@ def test_list_prints_the_jobs_and_their_next_runs_in_the_configured_zone(engine,
                                        "--cron", "30 3 * * *", "--timezone", "Asia/Riyadh"])
 
     assert result.exit_code == 0, result.output
-    header, _, nightly, notify = result.output.splitlines()
+    note, header, _, nightly, notify = result.output.splitlines()
+    assert note == ("No scheduler has stored its jobs in this database yet; started with these options, "
+                    "`newswatch schedule` would run:")
     assert header.split() == ["id", "job", "when", "next", "run", "(Asia/Riyadh)"]
     assert nightly.startswith(NIGHTLY_JOB) and "cron 30 3 * * * (Asia/Riyadh)" in nightly
     assert nightly.endswith(" 03:30:00 +03")
@@ -346,9 +348,35 @@ def test_list_json(engine, database_url):
 
     assert result.exit_code == 0, result.output
     jobs = {job["id"]: job for job in json.loads(result.output)}
-    assert jobs[NIGHTLY_JOB]["when"] == "cron 0 2 * * * (UTC)"
+    assert jobs[NIGHTLY_JOB]["when"] == jobs[NIGHTLY_JOB]["when_options"] == "cron 0 2 * * * (UTC)"
+    assert not jobs[NIGHTLY_JOB]["stored"]
     assert dt.datetime.fromisoformat(jobs[NIGHTLY_JOB]["next_run_time"]).strftime("%H:%M %z") == "02:00 +0000"
     assert jobs[NOTIFY_JOB]["when"] == "every 7 min"
+
+
+def test_list_shows_what_the_stored_jobs_do_and_where_the_options_differ(engine, database_url, schedulers):
+    running = schedulers(ScheduleConfig(database_url=database_url, cron="* * * * *", timezone="Asia/Riyadh",
+                                        notify_every_minutes=7))
+    running.start(paused=True)  # the scheduler stores its jobs as it starts
+    stored = {job.id: job.next_run_time for job in running.get_jobs()}
+
+    listed = CliRunner().invoke(main, ["schedule", "--list", "--database", database_url])  # default options
+    as_json = CliRunner().invoke(main, ["schedule", "--list", "--json", "--database", database_url])
+
+    assert listed.exit_code == 0, listed.output
+    note, _, _, nightly, notify, *notes = listed.output.splitlines()
+    assert note.startswith("Jobs stored in the database by the scheduler that last started on it")
+    assert nightly.startswith(NIGHTLY_JOB) and "cron * * * * * (Asia/Riyadh)" in nightly
+    assert nightly.endswith(f"{stored[NIGHTLY_JOB].astimezone(dt.UTC):%Y-%m-%d %H:%M:%S} UTC")
+    assert notify.startswith(NOTIFY_JOB) and "every 7 min" in notify
+    assert notes[-1] == ("The options given differ from the stored jobs: nightly-crawl cron 0 2 * * * (UTC) (stored: "
+                         "cron * * * * * (Asia/Riyadh)); retry-notify every 5 min (stored: every 7 min). A scheduler "
+                         "started with them replaces the stored jobs; one already running goes on with them.")
+    jobs = {job["id"]: job for job in json.loads(as_json.output)}
+    assert (jobs[NIGHTLY_JOB]["when"], jobs[NIGHTLY_JOB]["when_options"]) == ("cron * * * * * (Asia/Riyadh)",
+                                                                               "cron 0 2 * * * (UTC)")
+    assert jobs[NIGHTLY_JOB]["stored"] and dt.datetime.fromisoformat(jobs[NIGHTLY_JOB]["next_run_time"]) == \
+        stored[NIGHTLY_JOB].replace(microsecond=0)
 
 
 @pytest.mark.parametrize(("variable", "value", "message"), [
@@ -362,6 +390,12 @@ def test_list_json(engine, database_url):
                                  "(env var: 'NEWSWATCH_SMTP_PORT'): 'x' is not a valid integer"),
     ("NEWSWATCH_SMTP_SSL", "1", "the e-mails of every night would fail: Invalid value for '--smtp-ssl' / "
                                 "'--smtp-starttls'"),
+    # The crawls it starts read the scheduler's environment too.
+    ("NEWSWATCH_MODE", "foo", "every nightly crawl would fail: bad setting NEWSWATCH_MODE='foo': expected incremental "
+                              "or full"),
+    ("NEWSWATCH_EXTRACT_WORKERS", "-1", "every nightly crawl would fail: bad setting NEWSWATCH_EXTRACT_WORKERS='-1': "
+                                        "expected a whole number of worker processes"),
+    ("NEWSWATCH_LANGUAGES", "de", "every nightly crawl would fail: bad setting NEWSWATCH_LANGUAGES='de'"),
 ])
 def test_a_bad_setting_stops_the_schedule_before_it_starts(engine, database_url, monkeypatch, variable, value,
                                                            message):

@@ -8,7 +8,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import stat
+import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +22,7 @@ from sqlalchemy.orm import Session
 from monitor.cli import main
 from monitor.mail.settings import ConfigError, SecretKey
 from storage import subscribers as store
+from storage.db import make_engine
 from storage.models import Subscriber
 
 KEY = "subscriber-test-key-0123456789-0123456789"
@@ -118,6 +122,82 @@ def test_no_new_key_is_made_once_tokens_depend_on_the_old_one(engine, tmp_path):
     assert result.exit_code == 1 and "no secret key" in result.output
     result = cli(engine, "subscribers", "add", "joe@example.org", env=ENV)
     assert result.exit_code == 1 and "not the one the subscribers were added with" in result.output
+
+
+@pytest.fixture
+def elsewhere(tmp_path, monkeypatch):
+    """A working directory of its own, no key nor database in the environment, a config directory
+    of its own (XDG_CONFIG_HOME, where click.get_app_dir looks)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name in ("NEWSWATCH_DATABASE_URL", "NEWSWATCH_SECRET_KEY", "NEWSWATCH_SECRET_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return work
+
+
+@pytest.mark.parametrize("args", [
+    ["jane@example.org", "--languages", "de"],
+    ["jane@example.org", "--kinds", "moved"],
+    ["not an address"],
+])
+def test_a_failed_add_creates_nothing(elsewhere, args):
+    result = CliRunner().invoke(main, ["subscribers", "add", *args])  # the default database, newswatch.db
+
+    assert result.exit_code == 1 and result.output.startswith("Error: ")
+    assert sorted(os.listdir(elsewhere)) == []  # neither newswatch.db nor newswatch.key
+
+
+def test_the_key_is_made_beside_an_sqlite_database_for_its_owner_only(elsewhere, tmp_path):
+    (tmp_path / "data").mkdir()
+    database = f"sqlite:///{tmp_path / 'data' / 'news.db'}"
+
+    result = CliRunner().invoke(main, ["subscribers", "add", "jane@example.org", "--database", database])
+
+    assert result.exit_code == 0, result.output
+    key = tmp_path / "data" / "news.key"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert os.listdir(elsewhere) == [] and not (tmp_path / "config").exists()
+    notify = CliRunner().invoke(main, ["notify", "--dry-run", "--database", database])
+    assert notify.exit_code == 0, notify.output  # found again where it was made
+
+
+def test_the_key_of_a_server_database_is_in_the_users_config_directory(elsewhere, tmp_path, postgres_engine):
+    database = postgres_engine.url.render_as_string(hide_password=False)
+
+    result = CliRunner().invoke(main, ["subscribers", "add", "jane@example.org", "--database", database])
+
+    assert result.exit_code == 0, result.output
+    key = tmp_path / "config" / "newswatch" / "newswatch.key"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(key.parent).st_mode) == 0o700
+    assert os.listdir(elsewhere) == []
+
+
+def test_a_key_left_in_the_working_directory_by_earlier_versions_is_still_used(elsewhere, tmp_path, engine):
+    (elsewhere / "newswatch.key").write_text(KEY + "\n")
+    (tmp_path / "data").mkdir()
+    database = f"sqlite:///{tmp_path / 'data' / 'news.db'}"
+    if engine.dialect.name == "postgresql":
+        database = engine.url.render_as_string(hide_password=False)
+
+    added = CliRunner().invoke(main, ["subscribers", "add", "jane@example.org", "--database", database])
+    notify = CliRunner().invoke(main, ["notify", "--dry-run", "--database", database])
+
+    assert added.exit_code == 0 and notify.exit_code == 0, added.output + notify.output
+    assert not (tmp_path / "data" / "news.key").exists() and not (tmp_path / "config").exists()
+    with Session(make_engine(database)) as session:
+        assert store.token_matches(store.find_subscriber(session, "jane@example.org"), KEY.encode())
+
+
+def test_git_ignores_the_key():
+    repository = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (repository / ".git").exists():
+        pytest.skip("not in a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", "newswatch.key", "data/news.key"],
+                             cwd=repository, capture_output=True, text=True)
+    assert ignored.stdout.split() == ["newswatch.key", "data/news.key"]
 
 
 # --------------------------------------------------------------------------- the command line

@@ -59,12 +59,18 @@ def add(email: str, languages: str, kinds: str | None, public_url: str, secret_k
     from storage import subscribers as store
     from storage.models import SUBSCRIBER_KINDS
 
+    chosen = SUBSCRIBER_KINDS if kinds is None else _split(kinds)
+    try:  # before the database or the key is made: a refused address leaves nothing behind
+        store.normalize_email(email)
+        store.check_languages(_split(languages), config.LANGUAGES)
+        store.check_kinds(chosen)
+    except store.SubscriberError as error:
+        raise click.ClickException(str(error)) from error
     with open_database(database_url, create=True) as engine, Session(engine) as session, session.begin():
         try:
             first = store.any_subscriber(session) is None
             key = secret_key.load(create=first)  # a new key only while no token depends on the old one
             check_secret_key(session, key)
-            chosen = SUBSCRIBER_KINDS if kinds is None else _split(kinds)
             added = store.add_subscriber(session, email, _split(languages), chosen,
                                          known_languages=config.LANGUAGES, key=key, now=_now())
         except (store.SubscriberError, ConfigError) as error:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 run_option = click.option("--run", "run", default="latest", show_default=True, help="A run id, or `latest`.")
+wide_option = click.option("--wide", is_flag=True,
+                           help="Show every column whole (by default titles are cut to fit the terminal).")
 
 
 @contextmanager

@@ -16,8 +16,8 @@ from urllib.parse import unquote
 import click
 
 from monitor import config
-from monitor.cli.options import json_option, open_database, run_id, run_option
-from monitor.cli.output import clip, fields, print_json, print_table, when
+from monitor.cli.options import json_option, open_database, run_id, run_option, wide_option
+from monitor.cli.output import fields, print_json, print_table, when
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 @click.option("--language", "-l", type=click.Choice(config.LANGUAGES), help="Only this language.")
 @config.database_option
 @json_option
-def articles(language: str | None, database_url: str, as_json: bool) -> None:
+@wide_option
+def articles(language: str | None, database_url: str, as_json: bool, wide: bool) -> None:
     """List stored articles with their version counts."""
     from sqlalchemy.orm import Session
 
@@ -41,13 +42,15 @@ def articles(language: str | None, database_url: str, as_json: bool) -> None:
         print_json([fields(r, "url", "language", "title", "published", "versions", "state") for r in rows])
         return
     print_table(["language", "published", "versions", "state", "title", "url"],
-                [[r.language, r.published, r.versions, r.state, clip(r.title or "", 60), unquote(r.url)] for r in rows])
+                [[r.language, r.published, r.versions, r.state, r.title, unquote(r.url)] for r in rows],
+                shrink={"title"}, wide=wide)
 
 
 @click.command()
 @config.database_option
 @json_option
-def runs(database_url: str, as_json: bool) -> None:
+@wide_option
+def runs(database_url: str, as_json: bool, wide: bool) -> None:
     """List crawl runs, newest first, with their statistics."""
     from sqlalchemy.orm import Session
 
@@ -56,14 +59,15 @@ def runs(database_url: str, as_json: bool) -> None:
     with open_database(database_url) as engine, Session(engine) as session:
         rows = list_runs(session)
     if as_json:
-        print_json([fields(r, "id", "site", "status", "started_at", "finished_at", "is_baseline", "stats")
+        print_json([fields(r, "id", "site", "status", "started_at", "finished_at", "is_baseline", "stats", "reason")
                     for r in rows])
         return
     print_table(
-        ["id", "status", "started", "finished", "requests", "items", "new versions"],
+        ["id", "status", "started", "finished", "requests", "items", "new versions", "reason"],
         [[r.id, r.status + (" (baseline)" if r.is_baseline else ""), when(r.started_at), when(r.finished_at),
-          r.stats.get("requests", ""), r.stats.get("items", ""), r.stats.get("versions_written", "")]
+          r.stats.get("requests", ""), r.stats.get("items", ""), r.stats.get("versions_written", ""), r.reason]
          for r in rows],
+        shrink={"reason"}, wide=wide,
     )
 
 
@@ -73,7 +77,8 @@ def runs(database_url: str, as_json: bool) -> None:
 @click.option("--baseline", is_flag=True, help="Include the additions of baseline runs.")
 @config.database_option
 @json_option
-def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: str, as_json: bool) -> None:
+@wide_option
+def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: str, as_json: bool, wide: bool) -> None:
     """List what runs added, edited, removed or restored."""
     from sqlalchemy.orm import Session
 
@@ -84,6 +89,9 @@ def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: s
         try:
             chosen = None if since else run_id(session, run)
             rows = list_changes(session, chosen, since.date() if since else None, include_baseline=baseline)
+            # Nothing to show, but a baseline stored what it found: say where it is.
+            hidden = [] if rows or baseline else list_changes(session, chosen, since.date() if since else None,
+                                                              include_baseline=True)
         except RunNotFound as error:
             raise click.ClickException(str(error)) from error
     if as_json:
@@ -91,28 +99,57 @@ def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: s
                      "summary": r.summary, "run": r.run_id} for r in rows])
         return
     print_table(["run", "kind", "language", "title", "summary", "url"],
-                [[r.run_id, r.kind, r.language, clip(r.title, 50), clip(r.summary, 60), unquote(r.url)] for r in rows])
+                [[r.run_id, r.kind, r.language, r.title, r.summary, unquote(r.url)] for r in rows],
+                shrink={"title", "summary"}, wide=wide)
+    if hidden:
+        runs = sorted({r.run_id for r in hidden})
+        which = f"run {runs[0]} is" if len(runs) == 1 else f"runs {', '.join(map(str, runs))} are"
+        again = f"--run {runs[0]}" if chosen is not None else f"--since {since:%Y-%m-%d}" if since else ""
+        click.echo(f"{which} the baseline: {len(hidden)} articles recorded as added, never reported; "
+                   f"`newswatch changes {again + ' ' if again else ''}--baseline` lists them")
 
 
 @click.command("history")
 @click.argument("url")
+@click.option("--version", "number", type=click.IntRange(min=1), metavar="N",
+              help="Print the text of version N (1 is the first stored) instead of the list.")
 @config.site_option
 @config.site_url_option
 @config.database_option
 @json_option
-def history(url: str, site: str, site_url: str | None, database_url: str, as_json: bool) -> None:
-    """List the stored versions of the article at URL (any spelling of it)."""
+@wide_option
+def history(url: str, number: int | None, site: str, site_url: str | None, database_url: str, as_json: bool,
+            wide: bool) -> None:
+    """List the stored versions of the article at URL (any spelling of it), or print one."""
     from sqlalchemy.orm import Session
 
     with open_database(database_url) as engine, Session(engine) as session:
         found = _versions(session, url, site, site_url)
+    if number is not None:
+        _print_version(url, found, number, as_json)
+        return
     if as_json:
         print_json([{"version": n, "id": v.id, "run": v.run_id, "fetched_at": v.fetched_at, "title": v.title,
                      "published": v.published, "words": len(v.text.split())} for n, v in enumerate(found, 1)])
         return
     print_table(["version", "run", "fetched", "published", "words", "title"],
-                [[n, v.run_id, when(v.fetched_at), v.published, len(v.text.split()), clip(v.title, 60)]
-                 for n, v in enumerate(found, 1)])
+                [[n, v.run_id, when(v.fetched_at), v.published, len(v.text.split()), v.title]
+                 for n, v in enumerate(found, 1)], shrink={"title"}, wide=wide)
+
+
+def _print_version(url: str, found: list[ArticleVersion], number: int, as_json: bool) -> None:
+    """Version `number` of an article: its title, date and text, as stored."""
+    if number > len(found):
+        raise click.UsageError(f"{unquote(url)} has {len(found)} version(s): choose --version among 1..{len(found)}")
+    version = found[number - 1]
+    if as_json:
+        print_json({"version": number, "id": version.id, "run": version.run_id, "fetched_at": version.fetched_at,
+                    "title": version.title, "published": version.published, "paragraphs": list(version.paragraphs),
+                    "text": version.text})
+        return
+    click.echo(f"{version.title}\n{version.published or '(no date)'} · version {number} of {len(found)}, "
+               f"run {version.run_id}, fetched {when(version.fetched_at)} UTC\n")
+    click.echo(version.text)
 
 
 @click.command("diff")
@@ -150,7 +187,10 @@ def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool
         click.echo(diffview.render_html(content, rtl=rtl, lang=article.language))
         return
     click.echo(f"version {from_} → {to}: {diffview.summary(content)}")
-    click.echo(diffview.render_text(content, color=sys.stdout.isatty() if color is None else color))
+    coloured = sys.stdout.isatty() if color is None else color
+    # click.echo strips ANSI codes from output that is not a terminal unless told otherwise:
+    # --color must survive `| less -R`.
+    click.echo(diffview.render_text(content, color=coloured), color=coloured)
 
 
 def _versions(session: Session, url: str, site: str, site_url: str | None) -> list[ArticleVersion]:
@@ -222,12 +262,15 @@ def extract(source: str, url: str | None, as_json: bool) -> None:
 
 
 def _download(url: str) -> bytes:
-    """The page at `url`, fetched as the crawler introduces itself."""
+    """The page at `url` (raw Arabic as `changes` prints it, or percent-encoded), fetched as the
+    crawler introduces itself."""
     import urllib.request
+
+    from w3lib.url import safe_url_string
 
     from crawler.settings import USER_AGENT
 
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    request = urllib.request.Request(safe_url_string(url), headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return bytes(response.read())

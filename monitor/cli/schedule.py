@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,9 +14,14 @@ from monitor.cli.mail import notify
 from monitor.cli.options import json_option
 from monitor.cli.output import print_json, print_table
 
+if TYPE_CHECKING:
+    from monitor.scheduler import PlannedJob
+
 
 @click.command()
-@click.option("--list", "list_only", is_flag=True, help="Print the jobs and their next run times, and exit.")
+@click.option("--list", "list_only", is_flag=True,
+              help="Print the jobs stored in the database (what the running scheduler does) and their next run "
+                   "times, and exit; say where the options given differ.")
 @config.schedule_options
 @config.site_option
 @config.database_option
@@ -36,20 +44,78 @@ def schedule(ctx: click.Context, list_only: bool, cron: str, timezone: str, noti
                                      notify_every_minutes=notify_every, misfire_grace_seconds=misfire_grace)
     try:
         if not list_only:
+            _check_crawl_settings(ctx, database_url, site)
             _check_notify_settings(ctx, database_url)
             _configure_logging(log_level)
             run_forever(schedule_config)
             return
-        jobs = planned_jobs(schedule_config)
+        stored = _stored_jobs(database_url, timezone)
     except SQLAlchemyError as error:
         shown = make_url(database_url).render_as_string(hide_password=True)
         raise click.ClickException(f"cannot use database {shown}: {error}") from error
+    _print_jobs(stored, planned_jobs(schedule_config), timezone, as_json)
+
+
+def _stored_jobs(database_url: str, timezone: str) -> list[PlannedJob]:
+    """The jobs stored in the database, read without creating or migrating it."""
+    from sqlalchemy.engine import make_url
+
+    from monitor.scheduler import stored_jobs
+    from storage.db import make_engine
+
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return []
+    engine = make_engine(database_url)
+    try:
+        return stored_jobs(engine, timezone)
+    finally:
+        engine.dispose()
+
+
+def _print_jobs(stored: list[PlannedJob], planned: list[PlannedJob], timezone: str, as_json: bool) -> None:
+    """The stored jobs, else the planned ones; and where the options given differ from the stored jobs."""
+    given = {job.id: job.when for job in planned}
+    jobs = stored or planned
+    now = dt.datetime.now(dt.UTC)
     if as_json:
-        print_json([{"id": j.id, "name": j.name, "when": j.when, "next_run_time": j.next_run_time} for j in jobs])
+        print_json([{"id": j.id, "name": j.name, "when": j.when, "next_run_time": j.next_run_time,
+                     "stored": bool(stored), "when_options": given.get(j.id)} for j in jobs])
         return
+    if stored:
+        click.echo("Jobs stored in the database by the scheduler that last started on it (what it runs while it runs):")
+    else:
+        click.echo("No scheduler has stored its jobs in this database yet; started with these options, "
+                   "`newswatch schedule` would run:")
+    overdue = [j for j in stored if j.next_run_time is not None and j.next_run_time < now]
     print_table(["id", "job", "when", f"next run ({timezone})"],
-                [[j.id, j.name, j.when, j.next_run_time.strftime("%Y-%m-%d %H:%M:%S %Z") if j.next_run_time else
-                  "never"] for j in jobs])
+                [[j.id, j.name, j.when, _next_run(j, now)] for j in jobs])
+    if overdue:
+        click.echo("overdue: the scheduler that stored these jobs is not running (or was not when they were due); "
+                   "started again, it runs a missed nightly crawl if within --misfire-grace")
+    differing = [f"{j.id} {given[j.id]} (stored: {j.when})" for j in stored if given.get(j.id, j.when) != j.when]
+    if differing:
+        click.echo(f"The options given differ from the stored jobs: {'; '.join(differing)}. A scheduler started "
+                   "with them replaces the stored jobs; one already running goes on with them.")
+
+
+def _next_run(job: PlannedJob, now: dt.datetime) -> str:
+    if job.next_run_time is None:
+        return "paused"
+    shown = job.next_run_time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"{shown} (overdue)" if job.next_run_time < now else shown
+
+
+def _check_crawl_settings(ctx: click.Context, database_url: str, site: str) -> None:
+    """Refuse to start when the nightly crawl, which gets the scheduler's environment, would refuse its settings."""
+    from crawler.config import BadSetting
+    from monitor.crawl import check_environment
+    from monitor.jobs import JobContext
+
+    try:
+        check_environment(JobContext(database_url=database_url, site=site).child_environ())
+    except BadSetting as error:
+        raise click.UsageError(f"every nightly crawl would fail: {error}", ctx) from None
 
 
 def _check_notify_settings(ctx: click.Context, database_url: str) -> None:

@@ -34,8 +34,9 @@ def retry_delay(attempts: int) -> dt.timedelta:
 def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = None) -> int:
     """Queue one digest per subscriber for the changes of `run_id`; the number now pending for it.
 
-    Only a complete, non-baseline run alerts, and only subscribers who asked for one of its
-    changes (by language and kind). Idempotent, and safe to call again after the run's
+    Only a complete, non-baseline run alerts, and only subscribers who were subscribed when it
+    ended and asked for one of its changes (by language and kind): recomputing an old run never
+    mails who subscribed since. Idempotent, and safe to call again after the run's
     changes were recomputed: missing digests are queued, pending ones no longer relevant
     are cancelled (cancelled ones relevant again come back), and a digest already sent or
     failed is left alone, so nobody gets two digests of one run.
@@ -46,7 +47,8 @@ def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = Non
     now = now or dt.datetime.now(dt.UTC)
     alerting = run.status == "complete" and not run.is_baseline
     keys = alertable_keys(session, run_id) if alerting else set()
-    wanted = {s.id for s in subscribers.active_subscribers(session) if subscribers.wants(s, keys)}
+    audience = subscribers.subscribed_at(session, run.finished_at or now)
+    wanted = {s.id for s in audience if subscribers.wants(s, keys)}
     existing = outbox.run_deliveries(session, run_id)
     for subscriber_id in sorted(wanted - existing.keys()):
         outbox.insert_delivery(session, subscriber_id, run_id, now=now)

@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAIL_FROM = "newswatch@localhost"
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8400"
 DEFAULT_OUTBOX_DIR = Path("outbox")
+# The key file's name: beside an SQLite database it takes the database's name (newswatch.db:
+# newswatch.key), in the user's config directory this one. Before, it was made in the working
+# directory under this name: a key found there is still used (monitor.config.default_key_file).
 DEFAULT_KEY_FILE = Path("newswatch.key")
 # The SMTP port by TLS mode: plain (or STARTTLS upgraded later) on 25, implicit TLS 465, submission 587.
 SMTP_PORTS = {"plain": 25, "ssl": 465, "starttls": 587}
@@ -133,6 +136,8 @@ class SecretKey:
         return check_key(key, str(self.file)).encode("utf-8")
 
     def _create(self) -> None:
+        # A folder made for the key (the user's config directory) is its owner's alone, like the key.
+        self.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
             descriptor = os.open(self.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
