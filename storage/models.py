@@ -221,6 +221,8 @@ class Subscriber(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime]
     unsubscribed_at: Mapped[dt.datetime | None]
+    # The language of the subscriber's digests and pages; None: the first of `languages`.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
 
 class Delivery(Base):
