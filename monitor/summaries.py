@@ -64,3 +64,11 @@ def kind_name(kind: str, tr: Translator | None = None) -> str:
     names = {"added": tr.gettext("new releases"), "edited": tr.gettext("edits"), "removed": tr.gettext("removals"),
              "restored": tr.gettext("releases back online")}
     return names.get(kind, kind)
+
+
+def kind_label(kind: str, tr: Translator | None = None) -> str:
+    """A change's kind as a badge says it: "new", "edited", "removed", "back online"."""
+    tr = tr or translator("en")
+    labels = {"added": tr.gettext("new"), "edited": tr.gettext("edited"), "removed": tr.gettext("removed"),
+              "restored": tr.gettext("back online")}
+    return labels.get(kind, kind)
