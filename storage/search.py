@@ -89,7 +89,7 @@ def _hits(session: Session, matches: list[tuple[int, str]], language: str | None
         return []
     version_article = dict(session.execute(
         select(ArticleVersion.id, ArticleVersion.article_id).where(ArticleVersion.id.in_([m[0] for m in matches]))
-    ).tuples().all())
+    ).all())
     best: dict[int, str] = {}
     for version_id, snippet in matches:
         best.setdefault(version_article[version_id], snippet)

@@ -15,7 +15,7 @@ from feedgen.feed import FeedGenerator
 from flask import Blueprint, Response, request
 
 from monitor import links
-from monitor.summaries import describe, kind_name
+from monitor.summaries import describe, kind_label, kind_name
 from monitor.web.app import session, settings, tr
 from monitor.web.pages import languages
 from storage.changes import ChangeRecord, list_changes
@@ -56,14 +56,15 @@ def build_feed(changes: list[ChangeRecord], runs: dict[int, CrawlRun], language:
     feed.language(reader.locale)
     feed.updated(_updated(runs.values()) or dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
     feed.generator("newswatch")
+    feed.author(name=f"newswatch ({settings().site})")  # Atom wants an author for every entry: the feed's
     for change in reversed(changes):  # feedgen puts each new entry first
         run = runs[change.run_id]
         entry = feed.add_entry()
         entry.id(_tag(f"run:{change.run_id}:article:{change.article_id}:{change.kind}"))
-        entry.title(f"[{kind_name(change.kind, reader)}] {change.title or change.url}")
-        entry.link(href=links.change_url(base, change), rel="alternate")
-        if change.url.startswith(("http://", "https://")):
-            entry.link(href=change.url, rel="related")
+        entry.title(f"[{kind_label(change.kind, reader)}] {change.title or change.url}")
+        # One link, to the change's page (which links the release). feedgen 1.0 writes an entry's
+        # links without their rel, so each is "alternate": a second one would make the feed invalid.
+        entry.link(href=links.change_url(base, change))
         entry.updated(run.finished_at or run.started_at)
         entry.published(run.finished_at or run.started_at)
         entry.summary(describe(change, reader))
