@@ -116,7 +116,10 @@ def test_sections_follow_the_subscribers_languages_and_kinds_their_fixed_order()
     assert [g.kind for g in digest.sections[1].groups] == ["added", "restored", "edited", "removed"]
     assert digest.sections[0].rtl and not digest.sections[1].rtl
     assert digest.counts == {"added": 1, "edited": 2, "removed": 1, "restored": 1}
-    assert digest.subject == "ICESCO news: 1 new, 2 edited, 1 removed, 1 back online"
+    # The digest speaks the subscriber's first language unless they chose another.
+    assert digest.locale == "ar" and digest.subject == "أخبار ICESCO: خبر جديد، خبران معدّلان، خبر محذوف، واحد أعيد نشره"
+    english = build_digest("ICESCO", 7, FINISHED, sample_rows(), ["ar", "en"], rtl_languages=("ar",), locale="en")
+    assert english.subject == "ICESCO news: 1 new, 2 edited, 1 removed, 1 back online"
 
 
 def test_entries_are_newest_first_then_by_title():

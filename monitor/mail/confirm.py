@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, make_msgid
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -70,6 +70,7 @@ def compose_confirmation(sign_up: SignUp, confirm_url: str, settings: MailSettin
     message["From"] = settings.mail_from
     message["To"] = sign_up.email
     message["Date"] = format_datetime(now.astimezone(dt.UTC))
+    message["Message-ID"] = make_msgid(idstring="newswatch.confirm", domain=settings.message_id_domain)
     message["Auto-Submitted"] = "auto-generated"
     body = templates(tr.locale).get_template("confirm.txt").render(
         site=site_name, confirm_url=confirm_url, hours=int(MAX_AGE.total_seconds() // 3600))

@@ -195,8 +195,12 @@ def _clip(text: str, width: int = EXCERPT_CHARS) -> str:
 
 
 def _one_line(text: str) -> str:
-    """Control characters and line breaks as spaces, runs of spaces as one."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    """Control characters and line breaks as spaces, runs of spaces as one; bidi isolates (which keep
+    figures in order inside Arabic text) kept."""
+    return " ".join("".join(c if c.isprintable() or c in _ISOLATES else " " for c in text).split())
+
+
+_ISOLATES = frozenset("\u2066\u2067\u2068\u2069")
 
 
 # --------------------------------------------------------------------------- rendering
