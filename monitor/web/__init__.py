@@ -8,6 +8,7 @@ those, which act only with a token.
 
 from __future__ import annotations
 
-from monitor.web.app import WebSettings, create_app
+from monitor.web.app import create_app
+from monitor.web.context import WebSettings
 
 __all__ = ["WebSettings", "create_app"]

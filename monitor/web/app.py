@@ -1,4 +1,4 @@
-"""The Flask application: settings, database sessions, the reader's language, security headers
+"""The Flask application: its blueprints, the reader's language, security headers and error pages that
 and error pages that never show a trace."""
 
 from __future__ import annotations
@@ -6,20 +6,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, g, render_template, request
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from monitor import i18n
-from monitor.mail.settings import MailSettings
-from monitor.mail.transports import Transport, transport_for
+from monitor.web import feed, pages, subscriptions
+from monitor.web.context import WebSettings, close_session, csrf, tr
 
 log = logging.getLogger(__name__)
 
@@ -35,22 +32,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
-
-csrf = CSRFProtect()
-
-
-@dataclass(frozen=True)
-class WebSettings:
-    """What the web view needs: the database, its own public URL, the mail settings and secret key
-    (confirmation e-mails, signed links), the site, and how many proxies stand in front of it."""
-
-    database_url: str
-    public_url: str
-    secret_key: bytes = field(repr=False)
-    mail: MailSettings = field(default_factory=MailSettings)
-    site: str = "icesco"
-    proxies: int = 1
-    transport: Callable[[MailSettings], Transport] = transport_for
 
 
 def create_app(settings: WebSettings, engine: Engine | None = None) -> Flask:
@@ -76,41 +57,14 @@ def create_app(settings: WebSettings, engine: Engine | None = None) -> Flask:
     csrf.init_app(app)
     _install_i18n(app)
     app.after_request(_secure)
-    app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(close_session)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(Exception, _unexpected_error)
-
-    from monitor.web import feed, pages, subscriptions
-
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(subscriptions.blueprint)
     app.register_blueprint(feed.blueprint)
     return app
-
-
-def settings() -> WebSettings:
-    """The settings of the running application."""
-    from flask import current_app
-
-    value: WebSettings = current_app.extensions["newswatch"]
-    return value
-
-
-def session() -> Session:
-    """The request's database session (closed when the request ends)."""
-    from flask import current_app
-
-    if "db" not in g:
-        g.db = Session(current_app.extensions["newswatch.engine"])
-    db: Session = g.db
-    return db
-
-
-def _close_session(_error: BaseException | None) -> None:
-    db = g.pop("db", None)
-    if db is not None:
-        db.close()
 
 
 # --------------------------------------------------------------------------- language
@@ -168,11 +122,6 @@ def _gettext(message: str) -> str:
 
 def _ngettext(singular: str, plural: str, n: int) -> str:
     return tr().catalogue.ngettext(singular, plural, n)
-
-
-def tr() -> i18n.Translator:
-    """The reader's translator (English outside a request)."""
-    return i18n.translator(g.get("locale", i18n.DEFAULT_LOCALE))
 
 
 # --------------------------------------------------------------------------- security and errors

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, request
 
 from monitor import links
 from monitor.summaries import describe, kind_label, kind_name
-from monitor.web.app import session, settings, tr
+from monitor.web.context import session, settings, tr
 from monitor.web.pages import languages
 from storage.changes import ChangeRecord, list_changes
 from storage.models import CHANGE_KINDS, CrawlRun

@@ -16,7 +16,7 @@ from monitor.diff import ContentDiff, compare
 from monitor.diffview import render_html
 from monitor.i18n import NATIVE_NAMES
 from monitor.summaries import describe, kind_label, kind_name
-from monitor.web.app import session, settings, tr
+from monitor.web.context import session, settings, tr
 from monitor.web.sidebyside import side_by_side
 from storage import search as store_search
 from storage.changes import ChangeRecord, VersionText, list_changes

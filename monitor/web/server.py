@@ -10,7 +10,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from monitor.web.app import WebSettings, create_app
+from monitor.web.app import create_app
+from monitor.web.context import WebSettings
 
 
 class WebServer(BaseApplication):  # type: ignore[misc]  # gunicorn ships no type information

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from monitor import i18n
 from monitor.mail import confirm
 from monitor.mail.transports import MessageRejected, TransportError
-from monitor.web.app import csrf, session, settings, tr
+from monitor.web.context import csrf, session, settings, tr
 from monitor.web.pages import languages
 from storage import subscribers as store
 from storage.models import SUBSCRIBER_KINDS
