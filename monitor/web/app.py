@@ -1,5 +1,5 @@
-"""The Flask application: its blueprints, the reader's language, security headers and error pages that
-and error pages that never show a trace."""
+"""The Flask application: its blueprints, the reader's language, security headers, and error pages
+that never show a trace."""
 
 from __future__ import annotations
 
