@@ -1,5 +1,5 @@
-"""How a diff reads to people: a one-line summary of what changed, and text and HTML
-renderings grouped by paragraph for alerts."""
+"""How a diff reads to people, in their language: a one-line summary of what changed, and text and
+HTML renderings grouped by paragraph for alerts and the web view."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from markupsafe import Markup
 
 from monitor.diff import NUMBER, ContentDiff, DateChange, ParagraphChange, TitleChange, WordOp
+from monitor.i18n import DEFAULT_LOCALE, Translator, translator
 
 SUMMARY_MAX = 120
 _IS_NUMBER = re.compile(rf"[+-]?{NUMBER}")
@@ -18,61 +19,76 @@ _SENTENCE_END = re.compile(r"[.!?\u061f\u2026]+(?:\s|$)")
 
 
 # --- summary -----------------------------------------------------------------------------
+# Every phrase goes through a Translator (monitor.i18n): English reads exactly as detection
+# stores it in `changes.summary`; French and Arabic are rendered from the same diff.
 
 
-def summary(diff: ContentDiff) -> str:
+def summary(diff: ContentDiff, tr: Translator | None = None) -> str:
     """One human line, most significant first, e.g. "title changed; paragraph 3: 150 → 200"."""
+    tr = tr or translator(DEFAULT_LOCALE)
     if not diff.fields:
-        return "no changes"
-    date = [_date_summary(diff.published)] if diff.published else []
-    title_detailed = [_title_summary(diff.title, detailed=True)] if diff.title else []
-    title_plain = ["title changed"] if diff.title else []
-    body_parts = _body_parts(diff)
+        return tr.gettext("no changes")
+    date = [_date_summary(diff.published, tr)] if diff.published else []
+    title_detailed = [_title_summary(diff.title, tr, detailed=True)] if diff.title else []
+    title_plain = [tr.gettext("title changed")] if diff.title else []
+    body_parts = _body_parts(diff, tr)
     candidates = [
         title_detailed + date + body_parts,
-        title_detailed + date + _aggregate(diff, callouts=True),
-        title_plain + date + _aggregate(diff, callouts=False),
+        title_detailed + date + _aggregate(diff, tr, callouts=True),
+        title_plain + date + _aggregate(diff, tr, callouts=False),
     ]
+    separator = tr.gettext("; ")
     for parts in candidates:
-        line = "; ".join(parts)
+        line = separator.join(parts)
         if len(line) <= SUMMARY_MAX:
             return line
     return line[: SUMMARY_MAX - 1].rstrip() + "…"
 
 
-def _date_summary(change: DateChange) -> str:
+def _date_summary(change: DateChange, tr: Translator) -> str:
+    old = tr.isolate(change.old.isoformat()) if change.old else ""
+    new = tr.isolate(change.new.isoformat()) if change.new else ""
     if change.old is None:
-        return f"date added: {change.new.isoformat()}"
+        return tr.gettext("date added: %(date)s", date=new)
     if change.new is None:
-        return f"date removed (was {change.old.isoformat()})"
-    return f"date changed: {change.old.isoformat()} → {change.new.isoformat()}"
+        return tr.gettext("date removed (was %(date)s)", date=old)
+    return tr.gettext("date changed: %(old)s → %(new)s", old=old, new=new)
 
 
-def _title_summary(change: TitleChange, detailed: bool) -> str:
-    detail = _detail(change.ops) if detailed else ""
-    return f"title changed: {detail}" if detail else "title changed"
+def _title_summary(change: TitleChange, tr: Translator, detailed: bool) -> str:
+    detail = _detail(change.ops, tr) if detailed else ""
+    return tr.gettext("title changed: %(detail)s", detail=detail) if detail else tr.gettext("title changed")
 
 
-def _detail(ops: tuple[WordOp, ...]) -> str:
+def _detail(ops: tuple[WordOp, ...], tr: Translator) -> str:
     """Changed numbers and names, or the single word that changed; "" when neither applies."""
-    calls = _callouts(ops)
+    calls = _callouts(ops, tr)
     if calls:
-        return ", ".join(calls)
+        return tr.gettext(", ").join(calls)
     edits = [op for op in ops if op.tag != "equal"]
     if len(edits) == 1 and edits[0].tag == "replace":
         old, new = _words(edits[0].old), _words(edits[0].new)
         if len(old) == len(new) == 1 and len(old[0]) + len(new[0]) <= 40:
-            return f'"{old[0]}" → "{new[0]}"'
+            return _quoted(old[0], new[0], tr)
     return ""
 
 
-def _callouts(ops: tuple[WordOp, ...]) -> list[str]:
+def _quoted(old: str, new: str, tr: Translator) -> str:
+    return tr.gettext('"%(old)s" → "%(new)s"', old=old, new=new)
+
+
+def _figures(old: str, new: str, tr: Translator) -> str:
+    """"150 → 200", kept in that order inside right-to-left text."""
+    return tr.isolate(f"{old} → {new}")
+
+
+def _callouts(ops: tuple[WordOp, ...], tr: Translator) -> list[str]:
     """"old → new" for each replaced figure or name."""
     calls = []
     for op in ops:
         if op.tag != "replace":
             continue
-        whole = _run_callout(op)
+        whole = _run_callout(op, tr)
         if whole:
             calls.append(whole)
             continue
@@ -80,17 +96,17 @@ def _callouts(ops: tuple[WordOp, ...]) -> list[str]:
         old_numbers = [t for t in _cores(op.old) if _IS_NUMBER.fullmatch(t)]
         new_numbers = [t for t in _cores(op.new) if _IS_NUMBER.fullmatch(t)]
         if len(old_numbers) == len(new_numbers):
-            calls += [f"{o} → {n}" for o, n in zip(old_numbers, new_numbers, strict=False) if o != n]
+            calls += [_figures(o, n, tr) for o, n in zip(old_numbers, new_numbers, strict=False) if o != n]
     return calls
 
 
-def _run_callout(op: WordOp) -> str | None:
+def _run_callout(op: WordOp, tr: Translator) -> str | None:
     """The callout when the whole replaced run is a figure or a name (then it says it all)."""
     old, new = op.old_text.strip(), op.new_text.strip()
     if (_IS_NUMBER.fullmatch(old) or _IS_NUMBER.fullmatch(new)) and len(old) + len(new) <= 40:
-        return f"{old} → {new}"
+        return _figures(old, new, tr)
     if _is_name(op.old) and _is_name(op.new):
-        return f'"{old}" → "{new}"'
+        return _quoted(old, new, tr)
     return None
 
 
@@ -112,21 +128,18 @@ def _words(tokens: tuple[str, ...]) -> list[str]:
     return [t for t in _cores(tokens) if _IS_WORD.search(t)]
 
 
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _span(noun: str, positions: tuple[int, ...]) -> str:
+def _span(positions: tuple[int, ...], tr: Translator) -> str:
+    """"paragraph 3" or "paragraphs 3–5"."""
     if len(positions) == 1:
-        return f"{noun} {positions[0]}"
-    return f"{noun}s {positions[0]}–{positions[-1]}"
+        return tr.gettext("paragraph %(n)s", n=positions[0])
+    return tr.gettext("paragraphs %(first)s–%(last)s", first=positions[0], last=positions[-1])
 
 
-def _body_parts(diff: ContentDiff) -> list[str]:
+def _body_parts(diff: ContentDiff, tr: Translator) -> list[str]:
     groups = _groups(diff.paragraphs)
     if len(groups) > 2:
-        return _aggregate(diff, callouts=True)
-    return [_describe(group, diff.paragraph_count) for group in groups]
+        return _aggregate(diff, tr, callouts=True)
+    return [_describe(group, diff.paragraph_count, tr) for group in groups]
 
 
 def _groups(changes: tuple[ParagraphChange, ...]) -> list[list[ParagraphChange]]:
@@ -141,42 +154,48 @@ def _groups(changes: tuple[ParagraphChange, ...]) -> list[list[ParagraphChange]]
     return groups
 
 
-def _describe(group: list[ParagraphChange], paragraph_count: int) -> str:
+def _describe(group: list[ParagraphChange], paragraph_count: int, tr: Translator) -> str:
     first, positions = group[0], tuple(c.position for c in group)
+    where = _span(positions, tr)
     if first.kind == "removed":
-        return f"{_span('paragraph', positions)} removed"
+        return tr.gettext("%(where)s removed", where=where)
     if first.kind == "added":
-        many = f"{len(group)} paragraphs" if len(group) > 1 else "paragraph"
+        many = len(group)
         if positions[-1] == paragraph_count and positions[0] > 1:
-            return f"{many} added at the end"
+            return tr.ngettext("paragraph added at the end", "%(count)s paragraphs added at the end", many)
         if positions[0] == 1 and positions[-1] < paragraph_count:
-            return f"{many} added at the start"
-        return f"{_span('paragraph', positions)} added"
-    return _describe_edit(first.ops, _span("paragraph", first.new_positions))
+            return tr.ngettext("paragraph added at the start", "%(count)s paragraphs added at the start", many)
+        return tr.gettext("%(where)s added", where=where)
+    return _describe_edit(first.ops, _span(first.new_positions, tr), tr)
 
 
-def _describe_edit(ops: tuple[WordOp, ...], where: str) -> str:
+def _describe_edit(ops: tuple[WordOp, ...], where: str, tr: Translator) -> str:
     edits = [(i, op) for i, op in enumerate(ops) if op.tag != "equal"]
-    if all(op.tag == "replace" and _run_callout(op) for _, op in edits):
-        return f"{where}: {', '.join(_callouts(ops))}"
+    if all(op.tag == "replace" and _run_callout(op, tr) for _, op in edits):
+        return tr.gettext("%(where)s: %(detail)s", where=where, detail=tr.gettext(", ").join(_callouts(ops, tr)))
     added = sum(len(_words(op.new)) for _, op in edits if op.tag == "insert")
     removed = sum(len(_words(op.old)) for _, op in edits if op.tag == "delete")
     changed = sum(max(len(_words(op.old)), len(_words(op.new))) for _, op in edits if op.tag == "replace")
     tags = {op.tag for _, op in edits}
     if tags in ({"delete"}, {"insert"}):
-        verb, prep = ("removed", "from") if tags == {"delete"} else ("added", "to")
         sentences = _whole_sentences(ops, edits[0][0]) if len(edits) == 1 else 0
-        if sentences:
-            what = "sentence" if sentences == 1 else f"{sentences} sentences"
+        if tags == {"delete"}:
+            phrase = (tr.ngettext("sentence removed from %(where)s", "%(count)s sentences removed from %(where)s",
+                                  sentences, where=where) if sentences else
+                      tr.ngettext("%(count)s word removed from %(where)s", "%(count)s words removed from %(where)s",
+                                  removed, where=where))
         else:
-            what = _plural(removed or added, "word")
-        phrase = f"{what} {verb} {prep} {where}"
+            phrase = (tr.ngettext("sentence added to %(where)s", "%(count)s sentences added to %(where)s",
+                                  sentences, where=where) if sentences else
+                      tr.ngettext("%(count)s word added to %(where)s", "%(count)s words added to %(where)s",
+                                  added, where=where))
     elif added + removed + changed == 0:
-        phrase = f"punctuation changed in {where}"
+        phrase = tr.gettext("punctuation changed in %(where)s", where=where)
     else:
-        phrase = f"{_plural(added + removed + changed, 'word')} changed in {where}"
-    detail = _detail(ops)
-    return f"{phrase}: {detail}" if detail else phrase
+        phrase = tr.ngettext("%(count)s word changed in %(where)s", "%(count)s words changed in %(where)s",
+                             added + removed + changed, where=where)
+    detail = _detail(ops, tr)
+    return tr.gettext("%(where)s: %(detail)s", where=phrase, detail=detail) if detail else phrase
 
 
 def _whole_sentences(ops: tuple[WordOp, ...], index: int) -> int:
@@ -189,33 +208,59 @@ def _whole_sentences(ops: tuple[WordOp, ...], index: int) -> int:
     return len(_SENTENCE_END.findall(run))
 
 
-def _aggregate(diff: ContentDiff, callouts: bool) -> list[str]:
+def _aggregate(diff: ContentDiff, tr: Translator, callouts: bool) -> list[str]:
     if not diff.paragraphs:
         return []
     counts = {kind: sum(c.kind == kind for c in diff.paragraphs) for kind in ("changed", "added", "removed")}
     counts = {kind: n for kind, n in counts.items() if n}
-    phrases = [f"{n} {kind}" for kind, n in counts.items()]
-    first_kind, first_n = next(iter(counts.items()))
-    phrases[0] = f"{_plural(first_n, 'paragraph')} {first_kind}"
-    line = ", ".join(phrases)
-    calls = [call for c in diff.paragraphs if c.kind == "changed" for call in _callouts(c.ops)]
+    first = True
+    phrases = []
+    for kind, n in counts.items():  # "2 paragraphs changed, 1 added, 3 removed"
+        phrases.append(_AGGREGATE_FIRST[kind](tr, n) if first else _AGGREGATE_NEXT[kind](tr, n))
+        first = False
+    line = tr.gettext(", ").join(phrases)
+    calls = [call for c in diff.paragraphs if c.kind == "changed" for call in _callouts(c.ops, tr)]
     if not callouts:
         calls = []
-    return [f"{line}: {', '.join(calls[:3])}" if calls else line]
+    return [tr.gettext("%(where)s: %(detail)s", where=line, detail=tr.gettext(", ").join(calls[:3])) if calls else line]
+
+
+_AGGREGATE_FIRST: dict[str, Callable[[Translator, int], str]] = {
+    "changed": lambda tr, n: tr.ngettext("%(count)s paragraph changed", "%(count)s paragraphs changed", n),
+    "added": lambda tr, n: tr.ngettext("%(count)s paragraph added", "%(count)s paragraphs added", n),
+    "removed": lambda tr, n: tr.ngettext("%(count)s paragraph removed", "%(count)s paragraphs removed", n),
+}
+# After the first phrase, the noun is understood: "…, 1 added, 3 removed".
+_AGGREGATE_NEXT: dict[str, Callable[[Translator, int], str]] = {
+    "changed": lambda tr, n: tr.ngettext("%(count)s changed", "%(count)s changed", n),
+    "added": lambda tr, n: tr.ngettext("%(count)s added", "%(count)s added", n),
+    "removed": lambda tr, n: tr.ngettext("%(count)s removed", "%(count)s removed", n),
+}
 
 
 # --- rendering ---------------------------------------------------------------------------
 
 _MARKERS = {"delete": ("[-", "-]"), "insert": ("{+", "+}")}
 _COLORS = {"delete": ("\x1b[31m", "\x1b[0m"), "insert": ("\x1b[32m", "\x1b[0m")}
-_DEL = Markup('<del style="background:#fdd;color:#900;text-decoration:line-through">{}</del>')
-_INS = Markup('<ins style="background:#dfd;color:#060;text-decoration:none">{}</ins>')
-_LABEL = Markup('<span dir="ltr" style="color:#666">{}</span> ')  # English labels stay LTR in Arabic
-_CONTEXT = Markup('<span dir="ltr" style="color:#666">{}</span>')
+# E-mail clients keep inline styles only; the web view's Content-Security-Policy allows none,
+# so it gets classes and a style sheet instead.
+_STYLED = {
+    "del": Markup('<del style="background:#fdd;color:#900;text-decoration:line-through">{}</del>'),
+    "ins": Markup('<ins style="background:#dfd;color:#060;text-decoration:none">{}</ins>'),
+    "label": Markup('<span dir="{}" style="color:#666">{}</span> '),  # the reader's language, in its direction
+    "context": Markup('<span dir="{}" style="color:#666">{}</span>'),
+}
+_CLASSED = {
+    "del": Markup("<del>{}</del>"),
+    "ins": Markup("<ins>{}</ins>"),
+    "label": Markup('<span class="label" dir="{}">{}</span> '),
+    "context": Markup('<span class="label" dir="{}">{}</span>'),
+}
 
 
-def render_text(diff: ContentDiff, color: bool = False) -> str:
+def render_text(diff: ContentDiff, color: bool = False, tr: Translator | None = None) -> str:
     """Plain-text rendering grouped by paragraph: [-deleted-]{+inserted+}, or red/green with color=True."""
+    tr = tr or translator(DEFAULT_LOCALE)
     styles = _COLORS if color else _MARKERS
 
     def wrap(kind: str, text: str) -> str:
@@ -224,49 +269,70 @@ def render_text(diff: ContentDiff, color: bool = False) -> str:
 
     blocks = []
     if diff.title:
-        blocks.append("Title: " + "".join(_render_ops(diff.title.ops, wrap)))
+        blocks.append(tr.gettext("Title:") + " " + "".join(render_ops(diff.title.ops, wrap)))
     if diff.published:
-        blocks.append("Date: " + "".join(_render_ops(_date_ops(diff.published), wrap)))
+        blocks.append(tr.gettext("Date:") + " " + "".join(render_ops(_date_ops(diff.published), wrap)))
     for change in diff.paragraphs:
-        blocks.append(f"{_header(change)}\n" + "".join(_render_ops(change.ops, wrap)))
+        blocks.append(f"{paragraph_label(change, tr)}\n" + "".join(render_ops(change.ops, wrap)))
     if diff.paragraphs and diff.unchanged:
-        blocks.append(f"… {_plural(diff.unchanged, 'unchanged paragraph')}")
+        blocks.append(unchanged_label(diff.unchanged, tr))
     return "\n\n".join(blocks)
 
 
-def render_html(diff: ContentDiff, *, rtl: bool = False, lang: str | None = None) -> Markup:
-    """An e-mail-safe HTML fragment (inline styles, all page text escaped), right to left if `rtl`.
+def render_html(diff: ContentDiff, *, rtl: bool = False, lang: str | None = None, tr: Translator | None = None,
+                inline_styles: bool = True) -> Markup:
+    """An HTML fragment (all page text escaped), right to left if `rtl`; labels in `tr`'s language.
 
+    Inline styles for e-mail; `inline_styles=False` gives classes for a style sheet (the web view).
     Which languages are written right to left is the site profile's to say (`rtl_languages`).
     """
     if not diff.fields:
         return Markup("")
-
-    def wrap(kind: str, text: str) -> Markup:
-        return (_DEL if kind == "delete" else _INS).format(text)
-
+    tr = tr or translator(DEFAULT_LOCALE)
+    markup = _STYLED if inline_styles else _CLASSED
+    wrap = html_wrapper(markup)
     # Markup.join and Markup.format escape every plain str they are given.
     join = Markup("").join
     paragraphs = []
     if diff.title:
-        paragraphs.append(Markup("<strong>Title:</strong> ") + join(_render_ops(diff.title.ops, wrap)))
+        paragraphs.append(Markup("<strong>{}</strong> ").format(tr.gettext("Title:")) + join(render_ops(diff.title.ops, wrap)))
     if diff.published:
         date_ops = _date_ops(diff.published)
-        paragraphs.append(Markup("<strong>Date:</strong> ") + join(_render_ops(date_ops, wrap)))
+        paragraphs.append(Markup("<strong>{}</strong> ").format(tr.gettext("Date:")) + join(render_ops(date_ops, wrap)))
     for change in diff.paragraphs:
-        paragraphs.append(_LABEL.format(_header(change)) + join(_render_ops(change.ops, wrap)))
+        paragraphs.append(markup["label"].format(tr.dir, paragraph_label(change, tr)) + join(render_ops(change.ops, wrap)))
     if diff.paragraphs and diff.unchanged:
-        paragraphs.append(_CONTEXT.format(f"… {_plural(diff.unchanged, 'unchanged paragraph')}"))
+        paragraphs.append(markup["context"].format(tr.dir, unchanged_label(diff.unchanged, tr)))
     attributes = (("dir", "rtl" if rtl else ""), ("lang", lang))
     attributes_html = join(Markup(' {}="{}"').format(name, value) for name, value in attributes if value)
     body = Markup("\n").join(Markup("<p>{}</p>").format(p) for p in paragraphs)
     return Markup('<div class="newswatch-diff"{}>\n{}\n</div>').format(attributes_html, body)
 
 
-def _header(change: ParagraphChange) -> str:
+def html_wrapper(markup: dict[str, Markup] = _CLASSED) -> Callable[[str, str], Markup]:
+    """The `wrap` of `render_ops` for HTML: deleted runs in <del>, inserted ones in <ins>, text escaped."""
+
+    def wrap(kind: str, text: str) -> Markup:
+        return (markup["del"] if kind == "delete" else markup["ins"]).format(text)
+
+    return wrap
+
+
+def paragraph_label(change: ParagraphChange, tr: Translator | None = None) -> str:
+    """"¶3", "¶3–4", "¶5 (added)", "¶2 (removed)"."""
+    tr = tr or translator(DEFAULT_LOCALE)
     positions = change.old_positions if change.kind == "removed" else change.new_positions
-    label = f"¶{positions[0]}" + (f"–{positions[-1]}" if len(positions) > 1 else "")
-    return label if change.kind == "changed" else f"{label} ({change.kind})"
+    label = tr.isolate(f"¶{positions[0]}" + (f"–{positions[-1]}" if len(positions) > 1 else ""))
+    if change.kind == "added":
+        return tr.gettext("%(label)s (added)", label=label)
+    if change.kind == "removed":
+        return tr.gettext("%(label)s (removed)", label=label)
+    return label
+
+
+def unchanged_label(n: int, tr: Translator | None = None) -> str:
+    tr = tr or translator(DEFAULT_LOCALE)
+    return tr.ngettext("… %(count)s unchanged paragraph", "… %(count)s unchanged paragraphs", n)
 
 
 def _date_ops(change: DateChange) -> tuple[WordOp, ...]:
@@ -275,7 +341,7 @@ def _date_ops(change: DateChange) -> tuple[WordOp, ...]:
     return (WordOp("replace" if old and new else "delete" if old else "insert", old, new),)
 
 
-def _render_ops(ops: tuple[WordOp, ...], wrap: Callable[[str, str], str]) -> list[str]:
+def render_ops(ops: tuple[WordOp, ...], wrap: Callable[[str, str], str]) -> list[str]:
     """Page text as plain str, changes through `wrap`; spaces at a change's edges stay outside it."""
     out = []
     for op in ops:

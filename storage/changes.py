@@ -12,10 +12,10 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from storage.models import CHANGE_KINDS, Article, ArticleVersion, Change, CrawlRun
+from storage.models import CHANGE_KINDS, Article, ArticleEvent, ArticleVersion, Change, CrawlRun
 from storage.runs import RunNotFound
 
 
@@ -52,6 +52,10 @@ class ChangeRecord:
     new_version_id: int | None
     old: VersionText | None = None
     new: VersionText | None = None
+    # What the run observed besides content (storage.events): the status a removed release
+    # answered and where it redirected to, or the URL a moved release had before.
+    http_status: int | None = None
+    other_url: str | None = None
 
 
 def list_changes(
@@ -63,23 +67,45 @@ def list_changes(
     languages: Collection[str] | None = None,
     kinds: Collection[str] | None = None,
     with_texts: bool = False,
+    until: dt.date | None = None,
+    article_id: int | None = None,
+    newest_first: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[ChangeRecord]:
     """Changes of one run, or of every run started since a date, by run, language, kind and URL.
 
-    Baseline additions are left out unless `include_baseline`; `languages` and `kinds` narrow
-    the list; `with_texts` reads the compared versions' texts too. RunNotFound for an unknown run.
+    Baseline additions are left out unless `include_baseline`; `languages`, `kinds`, `until` (runs
+    started on or before that day) and `article_id` narrow the list; `with_texts` reads the
+    compared versions' texts too; `newest_first` puts the latest runs first, and `limit`/`offset`
+    take one page of the list. RunNotFound for an unknown run.
     """
     if run_id is not None and session.get(CrawlRun, run_id) is None:
         raise RunNotFound(f"no crawl run {run_id}")
     shown = aliased(ArticleVersion, name="shown")
     old, new = aliased(ArticleVersion, name="old"), aliased(ArticleVersion, name="new")
-    columns: list[Any] = [Change, Article.canonical_url, Article.language, shown.title, shown.published]
+    event = aliased(ArticleEvent, name="event")
+    # The run's last event of the kind that explains the change: a removal's 404/410 or redirect,
+    # a move's old URL (detection reads the last one of each kind too).
+    event_id = (
+        select(func.max(ArticleEvent.id))
+        .where(ArticleEvent.run_id == Change.run_id, ArticleEvent.article_id == Change.article_id,
+               ArticleEvent.kind == case((Change.kind == "removed", "gone"), else_="moved"))
+        .correlate(Change)
+        .scalar_subquery()
+    )
+    columns: list[Any] = [Change, Article.canonical_url, Article.language, shown.title, shown.published,
+                          event.http_status, event.detail]
+    run_order = Change.run_id.desc() if newest_first else Change.run_id
     query = (
         select(*columns, *((old, new) if with_texts else ()))
         .join(Article, Article.id == Change.article_id)
         .join(shown, shown.id == func.coalesce(Change.new_version_id, Change.old_version_id,
                                                Article.current_version_id), isouter=True)
-        .order_by(Change.run_id, Article.language, Change.kind, Article.canonical_url, Change.id)
+        .outerjoin(event, event.id == event_id)
+        .order_by(run_order, Article.language, Change.kind, Article.canonical_url, Change.id)
+        .offset(offset)
+        .limit(limit)
     )
     if with_texts:
         query = query.outerjoin(old, old.id == Change.old_version_id).outerjoin(new, new.id == Change.new_version_id)
@@ -88,6 +114,12 @@ def list_changes(
     if since is not None:
         started = select(CrawlRun.id).where(CrawlRun.started_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
         query = query.where(Change.run_id.in_(started))
+    if until is not None:
+        started = select(CrawlRun.id).where(
+            CrawlRun.started_at < dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.UTC))
+        query = query.where(Change.run_id.in_(started))
+    if article_id is not None:
+        query = query.where(Change.article_id == article_id)
     if not include_baseline:
         query = query.where(Change.is_baseline.is_(False))
     if languages is not None:
@@ -98,12 +130,14 @@ def list_changes(
 
 
 def _record(change: Change, url: str, language: str, title: str | None, published: dt.date | None,
+            http_status: int | None, other_url: str | None,
             old: ArticleVersion | None = None, new: ArticleVersion | None = None) -> ChangeRecord:
     return ChangeRecord(
         id=change.id, run_id=change.run_id, article_id=change.article_id, kind=change.kind, url=url,
         language=language, title=title or "", published=published, fields=tuple(change.fields or ()),
         summary=change.summary or "", is_baseline=change.is_baseline, old_version_id=change.old_version_id,
-        new_version_id=change.new_version_id, old=_text(old), new=_text(new),
+        new_version_id=change.new_version_id, old=_text(old), new=_text(new), http_status=http_status,
+        other_url=other_url,
     )
 
 

@@ -18,13 +18,28 @@ if TYPE_CHECKING:
 # The newest migration in storage/migrations/versions (tests/test_storage.py checks it against
 # Alembic's head): a database at this revision needs no Alembic, whose import costs a command
 # a quarter of its start-up.
-SCHEMA_HEAD = "0003"
+SCHEMA_HEAD = "0004_web"
 # How long an SQLite writer waits for another one's lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option: on SQLite, start transactions with BEGIN IMMEDIATE (write lock up front).
 BEGIN_IMMEDIATE = "newswatch_sqlite_begin_immediate"
 # Any constant unique to this application: the PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK_KEY = 0x6E657773  # "news"
+
+
+# Tables of the same database that Alembic does not manage: autogenerate must neither drop
+# nor recreate them. APScheduler's job store (monitor/scheduler.py) creates and owns its own.
+UNMANAGED_TABLES = frozenset({"apscheduler_jobs"})
+# The full-text index (migration 0004_web) is dialect-specific DDL the models do not describe:
+# SQLite's FTS5 table and its shadow tables, PostgreSQL's expression index.
+SEARCH_INDEX_PREFIX = "article_search"
+
+
+def managed_by_alembic(name: str | None, type_: str, _parent_names: object = None) -> bool:
+    """Whether autogenerate compares this schema object with the models (Alembic's `include_name`)."""
+    if name and name.startswith(SEARCH_INDEX_PREFIX):
+        return False
+    return not (type_ == "table" and name in UNMANAGED_TABLES)
 
 
 class BadDatabaseURL(ValueError):

@@ -223,6 +223,8 @@ class Subscriber(Base):
     # When the address subscribed (last, if it left and came back): no digest of a run that ended before.
     created_at: Mapped[dt.datetime]
     unsubscribed_at: Mapped[dt.datetime | None]
+    # The language of the subscriber's digests and pages; None: the first of `languages`.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
 
 class Delivery(Base):

@@ -154,6 +154,7 @@ def add_subscriber(
     known_languages: Sequence[str],
     key: bytes,
     now: dt.datetime,
+    locale: str | None = None,
 ) -> NewSubscriber:
     """Subscribe `email` to `languages` (among `known_languages`) and `kinds`, with a new token.
 
@@ -176,6 +177,7 @@ def add_subscriber(
     # Subscribed from now on (again, for an address that left): runs that ended before never mail it.
     subscriber.created_at = now
     subscriber.languages, subscriber.kinds = list(languages), list(kinds)
+    subscriber.locale = locale
     subscriber.token_id, subscriber.token_hash = token_id, token_hash(token)
     subscriber.unsubscribed_at = None
     session.flush()
@@ -197,6 +199,29 @@ def remove_subscriber(session: Session, email: str) -> str:
     session.delete(subscriber)
     session.flush()
     return address
+
+
+def by_token(session: Session, token: str) -> Subscriber:
+    """The subscriber whose unsubscribe token this is; UnknownToken if none."""
+    subscriber = session.scalars(select(Subscriber).where(Subscriber.token_hash == token_hash(token))).one_or_none()
+    if subscriber is None:
+        raise UnknownToken("unknown unsubscribe token")
+    return subscriber
+
+
+def set_preferences(
+    session: Session, token: str, languages: Sequence[str], kinds: Sequence[str], *, known_languages: Sequence[str],
+    locale: str | None,
+) -> Subscriber:
+    """Change the languages, kinds and digest language of the token's owner, who is subscribed again
+    if they had left (the token proves the address). SubscriberError, UnknownToken."""
+    chosen_languages, chosen_kinds = check_languages(languages, known_languages), check_kinds(kinds)
+    subscriber = by_token(session, token)
+    subscriber.languages, subscriber.kinds = list(chosen_languages), list(chosen_kinds)
+    subscriber.locale = locale
+    subscriber.unsubscribed_at = None
+    session.flush()
+    return subscriber
 
 
 def unsubscribe(session: Session, token: str, *, now: dt.datetime) -> Unsubscribed:

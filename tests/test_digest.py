@@ -43,7 +43,7 @@ HEADERS = {"Subject", "From", "To", "Date", "Message-ID", "List-Unsubscribe", "L
            "Auto-Submitted", "MIME-Version", "Content-Type"}
 
 
-ALLOWED_TAGS = {"html", "head", "meta", "title", "body", "div", "h1", "h2", "h3", "p", "a", "span", "strong",
+ALLOWED_TAGS = {"html", "head", "meta", "title", "body", "div", "h1", "h2", "h3", "p", "a", "span", "strong", "bdi",
                 "ins", "del"}
 ALLOWED_ATTRIBUTES = {"lang", "dir", "style", "href", "charset", "name", "content", "class"}
 
@@ -116,7 +116,10 @@ def test_sections_follow_the_subscribers_languages_and_kinds_their_fixed_order()
     assert [g.kind for g in digest.sections[1].groups] == ["added", "restored", "edited", "removed"]
     assert digest.sections[0].rtl and not digest.sections[1].rtl
     assert digest.counts == {"added": 1, "edited": 2, "removed": 1, "restored": 1}
-    assert digest.subject == "ICESCO news: 1 new, 2 edited, 1 removed, 1 back online"
+    # The digest speaks the subscriber's first language unless they chose another.
+    assert digest.locale == "ar" and digest.subject == "أخبار ICESCO: خبر جديد، خبران معدّلان، خبر محذوف، واحد أعيد نشره"
+    english = build_digest("ICESCO", 7, FINISHED, sample_rows(), ["ar", "en"], rtl_languages=("ar",), locale="en")
+    assert english.subject == "ICESCO news: 1 new, 2 edited, 1 removed, 1 back online"
 
 
 def test_entries_are_newest_first_then_by_title():
@@ -138,7 +141,7 @@ def test_html_has_inline_word_diffs_rtl_arabic_and_links():
     assert '<div lang="ar" dir="rtl"' in body and "text-align:right" in body
     assert 'dir="rtl" lang="ar"' in body  # the Arabic diff itself
     assert 'href="https://icesco.org/ar/2026/05/01/%d9%85%d9%86%d8%aa%d8%af%d9%89/"' in body
-    assert ">https://icesco.org/ar/2026/05/01/منتدى/</a>" in body  # readable link text
+    assert '><bdi dir="ltr">https://icesco.org/ar/2026/05/01/منتدى/</bdi></a>' in body  # readable, isolated
     assert "Forum on Heritage Opens" in body and "Nouveau forum" not in body
     assert 'href="https://news.example.org/unsubscribe/TOKEN"' in body
     assert "<style" not in body  # mail clients drop <style>; everything is inline

@@ -306,7 +306,7 @@ def test_each_subscriber_gets_one_digest_with_their_languages_and_kinds(engine, 
     inbox = smtp.inbox.parsed()
     assert set(inbox) == {"alice@example.org", "bob@example.org", "carol@example.org"}
     assert inbox["alice@example.org"]["Subject"] == "ICESCO news: 1 new, 1 edited, 1 removed"
-    assert inbox["bob@example.org"]["Subject"] == "ICESCO news: 2 edited"
+    assert inbox["bob@example.org"]["Subject"] == "Actualités ICESCO : 2 modifiés"  # his first language, French
     assert inbox["carol@example.org"]["Subject"] == "ICESCO news: 1 removed"
 
     alice = inbox["alice@example.org"].get_body(("html",)).get_content()
@@ -542,7 +542,7 @@ def test_dry_run_prints_the_digests_and_changes_nothing(engine, world, smtp):
     result = cli(engine, "notify", "--dry-run", env=smtp.env())
 
     assert result.exit_code == 0, result.output
-    assert "To: bob@example.org\nSubject: ICESCO news: 2 edited\n" in result.output
+    assert "To: bob@example.org\nSubject: Actualités ICESCO : 2 modifiés\n" in result.output
     assert "[-150-]{+200+}" in result.output
     assert result.output.rstrip().endswith(
         f"Dry run: 3 digests would be sent via SMTP server 127.0.0.1:{smtp.port}; nothing was sent or recorded.")

@@ -53,3 +53,4 @@ def demo(snapshot: str, port: int, database_url: str) -> None:
         f"{stats.get('newswatch/versions_written', 0)} new versions written. "
         f"Stored: {', '.join(f'{n} {lang}' for lang, n in per_language.items()) or 'nothing'}."
     )
+    click.echo("To see the changes and their diffs in a browser: newswatch serve, then open http://127.0.0.1:8400/")

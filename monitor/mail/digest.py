@@ -1,5 +1,5 @@
-"""One subscriber's digest of a run: built from change records, rendered as text and HTML, composed
-as an email. Pure: no database, no network.
+"""One subscriber's digest of a run: built from change records, rendered as text and HTML in the
+subscriber's language (monitor.i18n), composed as an email. Pure: no database, no network.
 
 Everything from a crawled page (titles, text, URLs) reaches the HTML through Jinja2's
 autoescaping or monitor.diffview's escaping renderer, and never reaches a header: the subject
@@ -20,20 +20,34 @@ from urllib.parse import quote, unquote, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from monitor import i18n
 from monitor.diff import ContentDiff, compare
 from monitor.diffview import render_html, render_text
+from monitor.i18n import Translator, translator
+from monitor.links import change_url
+from monitor.summaries import describe, kind_name
 from storage.changes import ChangeRecord
 
 KIND_ORDER = ("added", "restored", "edited", "removed")
-SUBJECT_WORDS = {"added": "new", "edited": "edited", "removed": "removed", "restored": "back online"}
-LANGUAGE_NAMES = {"en": "English", "fr": "Français", "ar": "العربية"}
-# Group headings in the language of their section, so that an Arabic section reads right to left.
-HEADINGS = {
-    "en": {"added": "New", "restored": "Back online", "edited": "Edited", "removed": "Removed"},
-    "fr": {"added": "Nouveaux", "restored": "De nouveau en ligne", "edited": "Modifiés", "removed": "Retirés"},
-    "ar": {"added": "أخبار جديدة", "restored": "أخبار أعيد نشرها", "edited": "أخبار معدَّلة",
-           "removed": "أخبار محذوفة"},
-}
+
+
+def heading(kind: str, tr: Translator) -> str:
+    """A group's heading ("New", "Edited", ...), in the language of its section."""
+    headings = {"added": tr.gettext("New"), "restored": tr.gettext("Back online"), "edited": tr.gettext("Edited"),
+                "removed": tr.gettext("Removed")}
+    return headings[kind]
+
+
+def subject_count(kind: str, n: int, tr: Translator) -> str:
+    """"3 new", "1 back online", ... for the subject line."""
+    if kind == "added":
+        return tr.ngettext("%(count)s new", "%(count)s new", n)
+    if kind == "edited":
+        return tr.ngettext("%(count)s edited", "%(count)s edited", n)
+    if kind == "removed":
+        return tr.ngettext("%(count)s removed", "%(count)s removed", n)
+    return tr.ngettext("%(count)s back online", "%(count)s back online", n)
+
 # Headers we write as given rather than let the policy refold: it would turn a URL longer
 # than a line into RFC 2047 encoded words, which no client reads as List-Unsubscribe.
 _POLICY = policy.default.clone(refold_source="none")
@@ -68,6 +82,12 @@ class Digest:
     run_id: int
     finished_at: dt.datetime | None
     sections: tuple[Section, ...]
+    locale: str = i18n.DEFAULT_LOCALE  # the language the digest speaks (its sections keep theirs)
+    public_url: str | None = None  # the web view, where each change has its page
+
+    @property
+    def tr(self) -> Translator:
+        return translator(self.locale)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -81,8 +101,10 @@ class Digest:
     @property
     def subject(self) -> str:
         """E.g. "ICESCO news: 3 new, 2 edited, 1 removed": counts only, nothing from a page."""
-        counts = ", ".join(f"{n} {SUBJECT_WORDS[kind]}" for kind, n in self.counts.items())
-        return f"{_one_line(self.site_name)} news: {counts or 'no changes'}"
+        tr = self.tr
+        counts = tr.gettext(", ").join(subject_count(kind, n, tr) for kind, n in self.counts.items())
+        return tr.gettext("%(site)s news: %(counts)s", site=_one_line(self.site_name),
+                          counts=counts or tr.gettext("no changes"))
 
     @property
     def empty(self) -> bool:
@@ -98,13 +120,19 @@ class Recipient:
     kinds: tuple[str, ...]
     unsubscribe_url: str
     unsubscribe_mailto: str
+    preferences_url: str | None = None
 
 
 def build_digest(
     site_name: str, run_id: int, finished_at: dt.datetime | None, changes: Sequence[ChangeRecord],
-    languages: Sequence[str], rtl_languages: Collection[str] = (),
+    languages: Sequence[str], rtl_languages: Collection[str] = (), *, locale: str | None = None,
+    public_url: str | None = None,
 ) -> Digest:
-    """Group changes by language (in the subscriber's order) and kind; `rtl_languages` read right to left."""
+    """Group changes by language (in the subscriber's order) and kind; `rtl_languages` read right to left.
+
+    The digest speaks `locale` (default: the first of `languages` we have a catalogue for); with
+    `public_url`, each change links to its page on the web view.
+    """
     sections = []
     for language in languages:
         groups = []
@@ -112,12 +140,12 @@ def build_digest(
             chosen = sorted((c for c in changes if c.language == language and c.kind == kind),
                             key=lambda c: (-(c.published or dt.date.min).toordinal(), title(c)))
             if chosen:
-                heading = HEADINGS.get(language, HEADINGS["en"])[kind]
-                groups.append(Group(kind, heading, tuple(chosen)))
+                groups.append(Group(kind, heading(kind, translator(language)), tuple(chosen)))
         if groups:
-            sections.append(Section(language, LANGUAGE_NAMES.get(language, language), language in rtl_languages,
+            sections.append(Section(language, i18n.NATIVE_NAMES.get(language, language), language in rtl_languages,
                                     tuple(groups)))
-    return Digest(site_name, run_id, finished_at, tuple(sections))
+    chosen_locale = i18n.locale_or_default(locale) if locale else i18n.first_supported(languages)
+    return Digest(site_name, run_id, finished_at, tuple(sections), chosen_locale, public_url)
 
 
 # --------------------------------------------------------------------------- a change as the digest shows it
@@ -128,13 +156,19 @@ def title(change: ChangeRecord) -> str:
     return _one_line(change.title) or display_url(change)
 
 
-def summary_line(change: ChangeRecord) -> str:
-    return _one_line(change.summary)
+def summary_line(change: ChangeRecord, tr: Translator | None = None) -> str:
+    """What changed, in the reader's language (monitor.summaries)."""
+    return _one_line(describe(change, tr))
 
 
 def href(change: ChangeRecord) -> str | None:
-    """The link, only for http(s) URLs (never javascript: or the like)."""
+    """The link to the release on its site, only for http(s) URLs (never javascript: or the like)."""
     return change.url if urlsplit(change.url).scheme in ("http", "https") else None
+
+
+def page_href(change: ChangeRecord, digest: Digest) -> str | None:
+    """The change's page on the web view, else the release itself."""
+    return change_url(digest.public_url, change) if digest.public_url else href(change)
 
 
 def display_url(change: ChangeRecord) -> str:
@@ -161,16 +195,22 @@ def _clip(text: str, width: int = EXCERPT_CHARS) -> str:
 
 
 def _one_line(text: str) -> str:
-    """Control characters and line breaks as spaces, runs of spaces as one."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    """Control characters and line breaks as spaces, runs of spaces as one; bidi isolates (which keep
+    figures in order inside Arabic text) kept."""
+    return " ".join("".join(c if c.isprintable() or c in _ISOLATES else " " for c in text).split())
+
+
+_ISOLATES = frozenset("\u2066\u2067\u2068\u2069")
 
 
 # --------------------------------------------------------------------------- rendering
 
 
 @cache
-def _templates() -> Environment:
-    """Templates of monitor/mail/templates: HTML ones autoescaped, with the diff renderers as filters."""
+def templates(locale: str) -> Environment:
+    """Templates of monitor/mail/templates speaking `locale` (gettext through Jinja2's i18n extension):
+    HTML ones autoescaped, with the diff renderers as filters. One environment per locale, built once."""
+    tr = translator(locale)
     environment = Environment(
         loader=PackageLoader("monitor.mail", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
@@ -178,29 +218,41 @@ def _templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    environment.install_gettext_translations(tr.catalogue, newstyle=True)  # type: ignore[attr-defined]
     # render_html escapes the page text itself and returns Markup, which autoescaping keeps.
-    environment.filters["diff_html"] = lambda diff, section: render_html(diff, rtl=section.rtl, lang=section.language)
-    environment.filters["diff_text"] = lambda diff: textwrap.indent(render_text(diff), "    ")
-    environment.filters.update(change_title=title, summary_line=summary_line, href=href, display_url=display_url,
-                               excerpt=excerpt, word_diff=word_diff)
+    environment.filters["diff_html"] = lambda diff, section: render_html(diff, rtl=section.rtl, lang=section.language,
+                                                                         tr=tr)
+    environment.filters["diff_text"] = lambda diff: textwrap.indent(render_text(diff, tr=tr), "    ")
+    environment.filters["summary_line"] = lambda change: summary_line(change, tr)
+    environment.filters.update(change_title=title, href=href, display_url=display_url, excerpt=excerpt,
+                               word_diff=word_diff, isolate=tr.isolate)
+    environment.filters["native_name"] = lambda code: i18n.NATIVE_NAMES.get(code, code)
+    environment.filters["kind_name"] = lambda kind: kind_name(kind, tr)
+    environment.globals.update(page_href=page_href, tr=tr, native_names=i18n.NATIVE_NAMES)
     return environment
 
 
 def render_digest_text(digest: Digest, recipient: Recipient) -> str:
     """The text/plain part: [-deleted-]{+inserted+} word diffs, links in full."""
-    return _templates().get_template("digest.txt").render(digest=digest, recipient=recipient)
+    return templates(digest.locale).get_template("digest.txt").render(digest=digest, recipient=recipient)
 
 
 def render_digest_html(digest: Digest, recipient: Recipient) -> str:
-    """The text/html part: inline styles only, <ins>/<del> word diffs, dir="rtl" for Arabic."""
-    return _templates().get_template("digest.html").render(digest=digest, recipient=recipient)
+    """The text/html part: inline styles only, <ins>/<del> word diffs, lang/dir per block, URLs isolated."""
+    return templates(digest.locale).get_template("digest.html").render(digest=digest, recipient=recipient)
 
 
 def unsubscribe_links(mailbox: str, public_url: str, token: str) -> tuple[str, str]:
     """(mailto, https) unsubscribe URLs carrying the subscriber's token."""
     return (f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}",
             f"{public_url.rstrip('/')}/unsubscribe/{quote(token)}")
+
+
+def preferences_link(public_url: str, token: str) -> str:
+    """Where a subscriber changes languages and kinds (the web view's /preferences/TOKEN)."""
+    return f"{public_url.rstrip('/')}/preferences/{quote(token)}"
 
 
 def compose(

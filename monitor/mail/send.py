@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from crawler.sites import PROFILES
-from monitor.mail.digest import Recipient, build_digest, compose, unsubscribe_links
+from monitor.mail.digest import Recipient, build_digest, compose, preferences_link, unsubscribe_links
 from monitor.mail.outbox import SEND_LEASE, retry_delay
 from monitor.mail.settings import MailSettings, WrongSecretKey
 from monitor.mail.transports import MessageRejected, Transport, TransportError
@@ -67,12 +67,14 @@ def build_message(
                            kinds=subscribers.covered_kinds(subscriber.kinds), with_texts=True)
     profile = PROFILES.get(run.site)
     digest = build_digest(run.site.upper(), run.id, run.finished_at, changes, subscriber.languages,
-                          rtl_languages=profile.rtl_languages if profile else ())
+                          rtl_languages=profile.rtl_languages if profile else (), locale=subscriber.locale,
+                          public_url=settings.public_url)
     if digest.empty:
         return Outgoing(delivery.id, subscriber.email, None, "no relevant changes in the run any more")
     token = subscribers.unsubscribe_token(key, subscriber.token_id)
     mailto, url = unsubscribe_links(settings.sender_address, settings.public_url, token)
-    recipient = Recipient(subscriber.email, tuple(subscriber.languages), tuple(subscriber.kinds), url, mailto)
+    recipient = Recipient(subscriber.email, tuple(subscriber.languages), tuple(subscriber.kinds), url, mailto,
+                          preferences_link(settings.public_url, token))
     message = compose(digest, recipient, sender=settings.mail_from, message_id=message_id, date=now)
     return Outgoing(delivery.id, subscriber.email, message)
 

@@ -14,16 +14,13 @@ from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 
 from storage import DEFAULT_DATABASE_URL
-from storage.db import make_engine, migration_transaction
+from storage.db import make_engine, managed_by_alembic, migration_transaction
 from storage.models import Base
 
 config = context.config
 if config.config_file_name is not None:  # the alembic CLI, not migrate(): leave app logging be
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 target_metadata = Base.metadata
-# Tables of the same database that Alembic does not manage: autogenerate must neither drop
-# nor recreate them. APScheduler's job store (monitor/scheduler.py) creates and owns its own.
-UNMANAGED_TABLES = frozenset({"apscheduler_jobs"})
 
 
 def _url() -> str:
@@ -34,15 +31,11 @@ def _url() -> str:
     )
 
 
-def _include_name(name: str | None, type_: str, _parent_names: object) -> bool:
-    return not (type_ == "table" and name in UNMANAGED_TABLES)
-
-
 def _configure(**options: object) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
-        include_name=_include_name,
+        include_name=managed_by_alembic,
         **options,
     )
 
