@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import re
 import unicodedata
 from copy import copy
 from dataclasses import dataclass
@@ -153,6 +154,7 @@ class _Page:
                 located.append((paragraph, at))
                 used.add(at)
         title, self.title_at = self._title(located)
+        located = self._unglued_lines(located)
         cards = self._teaser_cards()
         asides = [*cards, *self._aside_blocks()]
         body = self._main_stretch(self._article_text(located, title, asides), cards)
@@ -191,7 +193,69 @@ class _Page:
         teasers of other posts and asides."""
         title_key = _key(title)
         return [(text, at) for text, at in located if _key(text) != title_key and (at is None or not (
-            (self.title_at is not None and at < self.title_at) or inside(at, asides)))]
+            (self.title_at is not None and at < self.title_at) or inside(at, asides)
+            or self.lines[at].linked >= 0.5 or self._is_meta(at)))]
+
+    def _is_meta(self, index: int) -> bool:
+        """A line of its own that dates or counts the post (`Words.is_meta`); in a list, only
+        where the whole list is such lines and dates the post (a meta list: date, reading time,
+        views), so a release's list of figures ("45 countries") stays."""
+        line = self.lines[index]
+        if not self.words.is_meta(line.folded):
+            return False
+        block = line.owner if line.owner.tag != "li" else line.owner.getparent()
+        first, last = span(self.lines, index, block)
+        others = [self.lines[i] for i in range(first, last + 1)]
+        if not all(self.words.is_meta(r.folded) or r.noise for r in others):
+            return False  # a line of a paragraph or list that says more
+        return line.owner.tag != "li" or any(self.words.has_date(r.folded) for r in others)
+
+    def _unglued_lines(self, located: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+        """Paragraphs of trafilatura's that glue the title, the date line, counters or menu items
+        to the text (all inline in one block, parted by line breaks), without those lines."""
+        out: list[tuple[str, int | None]] = []
+        for text, at in located:
+            if at is None or len(_key(text)) <= len(self.keys[at]):
+                out.append((text, at))
+                continue
+            covered = self._covered(text, at)
+            first = 0
+            while first < len(covered) and self._is_chrome(covered[first], covered, first):
+                first += 1
+            last = len(covered)
+            while last > first and self._is_chrome(covered[last - 1], covered, None):
+                last -= 1
+            if (first, last) == (0, len(covered)):
+                out.append((text, at))
+            else:
+                out.extend(self._paragraphs([(self.lines[i].text, i) for i in covered[first:last]]))
+        return out
+
+    def _is_chrome(self, index: int, covered: list[int], leading: int | None) -> bool:
+        """Whether line `index` of a glued paragraph is the title or the page's: furniture, links;
+        at its head also a meta line, where the title or chrome came before it or the text that
+        follows is another block's (a line of a hard-wrapped paragraph may hold a date)."""
+        line = self.lines[index]
+        if index == self.title_at or line.noise or line.linked >= 0.5:
+            return True
+        if leading is None or not self.words.is_meta(line.folded):
+            return False
+        after = next((i for i in covered[leading + 1:] if not self.words.is_meta(self.lines[i].folded)), None)
+        return leading > 0 or (after is not None and self.lines[after].owner is not line.owner)
+
+    def _covered(self, paragraph: str, at: int) -> list[int]:
+        """The lines, from line `at` on, that a paragraph of trafilatura's is made of, in order;
+        trafilatura may have dropped a few words between two of them."""
+        key, position, found = _key(paragraph), 0, []
+        for index in range(at, min(len(self.keys), at + 60)):
+            where = self.keys[index] and key.find(self.keys[index], position)
+            if where is None or where == "" or where < 0 or where - position > 20:
+                continue
+            found.append(index)
+            position = where + len(self.keys[index])
+            if position >= len(key):
+                break
+        return found
 
     @staticmethod
     def _is_link_label(line: Line) -> bool:
@@ -227,14 +291,17 @@ class _Page:
         return None
 
     def _title(self, located: list[tuple[str, int | None]]) -> tuple[str, int | None]:
-        """The headline: the heading the document title names, else the heading right
-        before the text, else the document title itself."""
+        """The headline: the heading the document title names, else a line that is named by the
+        document title or the URL's words, else the heading right before the text, else the
+        document title itself."""
         headings = [i for i, r in enumerate(self.lines) if r.owner.tag in HEADINGS
                     and not self._is_other_article(r.href) and valid_title(r.text, self.words)]
         wanted = [_key(t) for t in self.doc_titles]
         named = [i for i in headings if any(same_title(self.keys[i], key) for key in wanted)]
         if named:
             best = min(named, key=lambda i: (self.lines[i].href is not None, i))
+            return self.lines[best].text, best
+        if (best := self._named_line(wanted)) is not None:
             return self.lines[best].text, best
         first = next((at for p, at in located if at is not None and alnum(p) >= 80), None)
         if first is None:
@@ -247,9 +314,45 @@ class _Page:
         if self.doc_titles:
             title = self.doc_titles[0]
             return title, self.by_key.get(_key(title), [None])[0]
-        if len(cards := self._teaser_cards()) > 1:
+        if len(cards := self._teaser_cards()) > 2 and not self._own_text(cards):
             raise NotAnArticle(f"{self.url}: a listing page (no title of its own, {len(cards)} posts)")
         raise NotAnArticle(f"{self.url}: no title")
+
+    def _named_line(self, wanted: list[str]) -> int | None:
+        """A line that is no heading but names the article (a title in <b>, <font>, a styled div):
+        the document title's, else most of the words of the URL's slug and not many more.
+        Headings first, then lines outside lists (a breadcrumb ends with the title too)."""
+        slug = [word for word in map(_plain, self.ref.slug.split("-")) if len(word) > 2 and not word.isdigit()]
+        best: tuple | None = None
+        for index, line in enumerate(self.lines):
+            if (line.noise or line.linked >= 0.5 and not self._is_self_link(line.href)
+                    or line.folded.count(" ") >= 40 or not valid_title(line.text, self.words)):
+                continue
+            if any(same_title(self.keys[index], key) for key in wanted):
+                score = 2.0
+            elif len(slug) >= 2:
+                plain = _plain(line.text)
+                score = sum(word in plain for word in slug) / len(slug)
+                if score < 0.7 or len(plain) > 2.5 * sum(map(len, slug)) + 10 or (
+                        line.owner.tag not in HEADINGS and _SENTENCE_END.search(line.text)):
+                    continue
+            else:
+                continue
+            rank = (-score, line.owner.tag not in HEADINGS, "li" in {e.tag for e in line.lineage}, index)
+            best = min(best, rank) if best else rank
+        return best[-1] if best else None
+
+    def _is_self_link(self, href: str | None) -> bool:
+        """Whether a link leads to this article itself (a headline linked to its permalink)."""
+        if href is None:
+            return False
+        other = article_ref(urlsplit(urljoin(self.url, href))._replace(query="", fragment="").geturl(), self.profile)
+        return other is not None and _identity(other) == _identity(self.ref)
+
+    def _own_text(self, cards: list[tuple[int, int]]) -> bool:
+        """Whether the page has text of its own: a substantial line of text outside the posts it shows."""
+        return any(line.kind == "substantial" and is_text(line) and line.owner.tag not in HEADINGS
+                   and not inside(i, cards) for i, line in enumerate(self.lines))
 
     def _is_other_article(self, href: str | None) -> bool:
         """Whether a link leads to another article (any spelling of its URL, tracking or not)."""
@@ -314,7 +417,8 @@ class _Page:
             line = self.lines[i]
             if any(e.tag in ("table", "figure") for e in line.lineage):
                 continue
-            if i in taken or i <= (self.title_at or -1) or not self._joins(line, paragraph, heading):
+            if (i in taken or i <= (self.title_at or -1) or not self._joins(line, paragraph, heading)
+                    or self._is_meta(i)):
                 break
             found.append((line.text, i))
         return found
@@ -369,6 +473,15 @@ _REPEATED = -1
 
 def _identity(ref: ArticleRef) -> tuple[str, dt.date, str]:
     return ref.language, ref.published, ref.slug.casefold()
+
+
+_SENTENCE_END = re.compile(r"[.!?…؟][\s\"'”»)]*$")
+
+
+@functools.lru_cache(maxsize=8192)
+def _plain(text: str) -> str:
+    """Letters and digits only, folded (no case, accents, harakat): a title as its slug spells it."""
+    return "".join(filter(str.isalnum, fold(text)))
 
 
 @functools.lru_cache(maxsize=8192)
