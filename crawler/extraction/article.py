@@ -34,8 +34,8 @@ from trafilatura.utils import load_html
 
 from crawler.extraction.boilerplate import cut_boilerplate, cut_inline_widgets
 from crawler.extraction.lines import (
-    HEADINGS, OUTPUT_BLOCKS, PAGE_BLOCKS, Line, alike, block_from, inside, is_text, read_lines,
-    same_block, span,
+    HEADINGS, OUTPUT_BLOCKS, PAGE_BLOCKS, Line, alike, block_from, in_footer, inside, is_caption, is_text,
+    read_lines, same_block, span,
 )
 from crawler.extraction.metadata import head_titles, is_site_name, page_date, same_title, strip_site, valid_title
 from crawler.extraction.phrases import Words, alnum, cut, fold, profile_words
@@ -156,7 +156,8 @@ class _Page:
         title, self.title_at = self._title(located)
         located = self._unglued_lines(located)
         cards = self._teaser_cards()
-        asides = [*cards, *self._aside_blocks()]
+        text = frozenset(at for _, at in self._article_text(located, title, cards) if at is not None)
+        asides = [*cards, *self._aside_blocks(text), *self._form_widgets()]
         body = self._main_stretch(self._article_text(located, title, asides), cards)
         if not body and self.title_at is not None:
             # trafilatura took teasers or widgets for the content: read the lines after the title
@@ -170,15 +171,28 @@ class _Page:
                 if text and not self._is_noise(text)]
         if not title or not valid_title(title, self.words):
             raise NotAnArticle(f"{self.url}: no title")
-        if self._is_listing(cards, body) or (not body and len(cards) > 1):
+        if not body:
+            body = self._captions(asides)  # a photo post: its caption is all it says
+        if self._is_listing(cards, body):
             raise NotAnArticle(f"{self.url}: a listing page (its text belongs to {len(cards)} other posts)")
         if not body:
             raise NotAnArticle(f"{self.url}: no article text")
         return title, body
 
+    def _captions(self, asides: list[tuple[int, int]]) -> list[tuple[str, int | None]]:
+        """The captions of the photos after the title, outside teasers and asides."""
+        start = self.title_at + 1 if self.title_at is not None else 0
+        return self._paragraphs([(line.text, i) for i, line in enumerate(self.lines[start:], start)
+                                 if is_caption(line) and not line.noise and not inside(i, asides)])
+
     def _is_listing(self, cards: list[tuple[int, int]], body: list[tuple[str, int | None]]) -> bool:
-        """Posts follow the heading directly, and hold more text than anything else does."""
-        if len(cards) < 2 or self.title_at is None:
+        """Many posts (more than a related-posts block's two) and no text of the page's own: none
+        at all, or the posts follow the heading directly and hold more text than anything else."""
+        if len(cards) < 3:
+            return False
+        if not body:
+            return True
+        if self.title_at is None:
             return False
         first = min(c[0] for c in cards)
         if any(r.kind == "substantial" and r.href is None and not r.noise
@@ -194,7 +208,7 @@ class _Page:
         title_key = _key(title)
         return [(text, at) for text, at in located if _key(text) != title_key and (at is None or not (
             (self.title_at is not None and at < self.title_at) or inside(at, asides)
-            or self.lines[at].linked >= 0.5 or self._is_meta(at)))]
+            or self.lines[at].linked >= 0.5 or self._is_meta(at) or in_footer(self.lines[at])))]
 
     def _is_meta(self, index: int) -> bool:
         """A line of its own that dates or counts the post (`Words.is_meta`); in a list, only
@@ -370,16 +384,42 @@ class _Page:
                    if r.kind == "substantial" and self._is_other_article(r.href)}
         return [block_from(self.lines, i, teasers, self.title_at) for i in sorted(teasers)]
 
-    def _aside_blocks(self) -> list[tuple[int, int]]:
-        """From an aside heading ("Related posts", "Comments") to the end of its block."""
+    def _aside_blocks(self, text: frozenset[int]) -> list[tuple[int, int]]:
+        """From an aside heading ("Related posts", "Comments") to the end of its block, which never
+        holds the lines of `text` (what trafilatura took for the article's text: a "Most read"
+        box may come before it in the same column)."""
         blocks = []
         for index, line in enumerate(self.lines):
             if self.words.is_aside_heading(line.folded):
-                last = block_from(self.lines, index, set(), self.title_at)[1]
+                last = block_from(self.lines, index, set(), self.title_at, text)[1]
                 if last == index:  # a heading among the article's blocks: the rest of its parent
                     last = span(self.lines, index, line.owner.getparent())[1]
                 blocks.append((index, last))
         return blocks
+
+    def _form_widgets(self) -> list[tuple[int, int]]:
+        """Blocks around a form's fields that hold no more than one line of text, and not the title:
+        a newsletter box ("Subscribe: get the latest news…"), a search or comment form."""
+        extent: dict[HtmlElement, tuple[int, int]] = {}
+        for index, line in enumerate(self.lines):
+            for element in line.lineage:
+                first, _ = extent.get(element, (index, index))
+                extent[element] = (first, index)
+        widgets = []
+        for field in self.tree.iter("input", "textarea", "select"):
+            if field.get("type") == "hidden":
+                continue
+            found, element = None, field
+            while (element := element.getparent()) is not None and element.tag not in ("body", "html"):
+                first, last = extent.get(element, (len(self.lines), -1))
+                if inside(self.title_at, [(first, last)]) or sum(
+                        self.lines[i].kind == "substantial" and self.lines[i].owner.tag not in HEADINGS
+                        and is_text(self.lines[i]) for i in range(first, last + 1)) > 1:
+                    break
+                found = (first, last) if first <= last else found
+            if found:
+                widgets.append(found)
+        return widgets
 
     def _fill_gaps(self, body: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
         """Add the lines trafilatura skipped among the article's own (a short lead-in line, a

@@ -136,7 +136,8 @@ class Words:
         words = folded.count(" ") + 1
         if words > 40:
             return False
-        if words <= 16 and all(self._is_furniture_word(w) for w in _WORD.findall(folded)):
+        tokens = [w for w in _WORD.findall(folded) if len(w) > 1]  # "f", "t": share buttons' letters
+        if words <= 16 and tokens and all(map(self._is_furniture_word, tokens)):
             return True  # nothing but dates, times, counts and furniture words
         if words <= 30 and self.labels.match(folded):
             return True
