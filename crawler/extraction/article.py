@@ -156,19 +156,22 @@ class _Page:
         title, self.title_at = self._title(located)
         located = self._unglued_lines(located)
         cards = self._teaser_cards()
-        text = frozenset(at for _, at in self._article_text(located, title, cards) if at is not None)
+        text = frozenset(at for _, at in self._article_text(located, title, cards) if at is not None) | {
+            i for i, line in enumerate(self.lines) if is_caption(line)}
         asides = [*cards, *self._aside_blocks(text), *self._form_widgets()]
         body = self._main_stretch(self._article_text(located, title, asides), cards)
+        body = self._not_past_the_end(body, [first for first, _ in asides])
         if not body and self.title_at is not None:
             # trafilatura took teasers or widgets for the content: read the lines after the title
             after = enumerate(self.lines[self.title_at + 1:], self.title_at + 1)
             lines = self._paragraphs([(r.text, i) for i, r in after if r.kind == "substantial" and is_text(r)
                                       and not is_site_name(r.text, self.words)])
             body = self._main_stretch(self._article_text(lines, title, asides), cards)
+            body = self._not_past_the_end(body, [first for first, _ in asides])
         body = self._fill_gaps(body)
         title = strip_site(self._unglued(title), self.words) or self._unglued(title)
         body = [(text, at) for text, at in ((self._unglued(t), at) for t, at in body)
-                if text and not self._is_noise(text)]
+                if alnum(text) and not self._is_noise(text)]
         if not title or not valid_title(title, self.words):
             raise NotAnArticle(f"{self.url}: no title")
         if not body:
@@ -386,8 +389,8 @@ class _Page:
 
     def _aside_blocks(self, text: frozenset[int]) -> list[tuple[int, int]]:
         """From an aside heading ("Related posts", "Comments") to the end of its block, which never
-        holds the lines of `text` (what trafilatura took for the article's text: a "Most read"
-        box may come before it in the same column)."""
+        holds the lines of `text` (what trafilatura took for the article's text, and captions:
+        a "Most read" box may come before them in the same column)."""
         blocks = []
         for index, line in enumerate(self.lines):
             if self.words.is_aside_heading(line.folded):
@@ -413,13 +416,17 @@ class _Page:
             while (element := element.getparent()) is not None and element.tag not in ("body", "html"):
                 first, last = extent.get(element, (len(self.lines), -1))
                 if inside(self.title_at, [(first, last)]) or sum(
-                        self.lines[i].kind == "substantial" and self.lines[i].owner.tag not in HEADINGS
-                        and is_text(self.lines[i]) for i in range(first, last + 1)) > 1:
+                        self._says_something(self.lines[i]) for i in range(first, last + 1)) > 1:
                     break
                 found = (first, last) if first <= last else found
             if found:
                 widgets.append(found)
         return widgets
+
+    @staticmethod
+    def _says_something(line: Line) -> bool:
+        """A line of text that says something: no heading, label, link or furniture."""
+        return line.kind == "substantial" and line.owner.tag not in HEADINGS and line.linked < 0.5 and not line.noise
 
     def _fill_gaps(self, body: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
         """Add the lines trafilatura skipped among the article's own (a short lead-in line, a
@@ -496,6 +503,18 @@ class _Page:
             previous = at if at is not None else previous
         longest = max(range(len(stretches)), key=lambda i: sum(alnum(t) for t, _ in stretches[i]))
         return [paragraph for stretch in stretches[: longest + 1] for paragraph in stretch]
+
+    def _not_past_the_end(self, body: list[tuple[str, int | None]], ends: list[int]) -> list[tuple[str, int | None]]:
+        """Nothing, when the body only starts past the end of the article (a teaser, aside or form
+        box after the title) and does not read as text: no sentence, no list of items. What is left
+        there is the site's (its address, a slogan); a release's text before a box would come first."""
+        start = next((at for _, at in body if at is not None), None)
+        if start is None or self.title_at is None or not any(self.title_at < end < start for end in ends):
+            return body
+        items = [self.lines[at].owner.getparent() for _, at in body if at is not None and self.lines[at].owner.tag == "li"]
+        if any(_SENTENCE_END.search(text) for text, _ in body) or any(items.count(e) > 1 for e in items):
+            return body
+        return []
 
     # -- date
 
