@@ -158,7 +158,7 @@ class _Page:
         cards = self._teaser_cards()
         text = frozenset(at for _, at in self._article_text(located, title, cards) if at is not None) | {
             i for i, line in enumerate(self.lines) if is_caption(line)}
-        asides = [*cards, *self._aside_blocks(text), *self._form_widgets()]
+        asides = [*cards, *self._aside_blocks(text, cards), *self._form_widgets()]
         body = self._main_stretch(self._article_text(located, title, asides), cards)
         body = self._not_past_the_end(body, [first for first, _ in asides])
         if not body and self.title_at is not None:
@@ -244,8 +244,9 @@ class _Page:
                 last -= 1
             if (first, last) == (0, len(covered)):
                 out.append((text, at))
-            else:
-                out.extend(self._paragraphs([(self.lines[i].text, i) for i in covered[first:last]]))
+            else:  # and without the cells and captions among its lines: never text (see TRAFILATURA_OPTIONS)
+                out.extend(self._paragraphs([(self.lines[i].text, i) for i in covered[first:last]
+                                             if not self._in_figure_or_data_table(self.lines[i])]))
         return out
 
     def _is_chrome(self, index: int, covered: list[int], leading: int | None) -> bool:
@@ -259,6 +260,16 @@ class _Page:
             return False
         after = next((i for i in covered[leading + 1:] if not self.words.is_meta(self.lines[i].folded)), None)
         return leading > 0 or (after is not None and self.lines[after].owner is not line.owner)
+
+    def _in_figure_or_data_table(self, line: Line) -> bool:
+        """Whether a line is in a figure or a table of data (a table that lays out the page holds
+        headings, paragraphs, lists or tables of its own)."""
+        for element in (line.owner, *line.owner.iterancestors()):
+            if element.tag == "figure":
+                return True
+            if element.tag == "table":
+                return not any(isinstance(e.tag, str) and e.tag in _LAYOUT for e in element.iterdescendants())
+        return False
 
     def _covered(self, paragraph: str, at: int) -> list[int]:
         """The lines, from line `at` on, that a paragraph of trafilatura's is made of, in order;
@@ -387,14 +398,19 @@ class _Page:
                    if r.kind == "substantial" and self._is_other_article(r.href)}
         return [block_from(self.lines, i, teasers, self.title_at) for i in sorted(teasers)]
 
-    def _aside_blocks(self, text: frozenset[int]) -> list[tuple[int, int]]:
+    def _aside_blocks(self, text: frozenset[int], cards: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """From an aside heading ("Related posts", "Comments") to the end of its block, which never
-        holds the lines of `text` (what trafilatura took for the article's text, and captions:
-        a "Most read" box may come before them in the same column)."""
+        holds the lines of `text` (what trafilatura took for the article's text, and captions);
+        a box between the title and any text of the page's own ("Most read" before the text in
+        the same column) holds none of the lines that say something either."""
+        own = frozenset(i for i, line in enumerate(self.lines)
+                        if i > (self.title_at or -1) and self._says_something(line) and not inside(i, cards))
+        first_own = min(own, default=len(self.lines))
         blocks = []
         for index, line in enumerate(self.lines):
             if self.words.is_aside_heading(line.folded):
-                last = block_from(self.lines, index, set(), self.title_at, text)[1]
+                kept = text | own if (self.title_at or -1) < index < first_own else text
+                last = block_from(self.lines, index, set(), self.title_at, kept)[1]
                 if last == index:  # a heading among the article's blocks: the rest of its parent
                     last = span(self.lines, index, line.owner.getparent())[1]
                 blocks.append((index, last))
@@ -528,6 +544,7 @@ class _Page:
 
 
 _REPEATED = -1
+_LAYOUT = HEADINGS | {"p", "div", "ul", "ol", "table", "form", "section", "article"}
 
 
 def _identity(ref: ArticleRef) -> tuple[str, dt.date, str]:
