@@ -37,7 +37,9 @@ from crawler.extraction.lines import (
     HEADINGS, OUTPUT_BLOCKS, PAGE_BLOCKS, Line, alike, block_from, in_footer, inside, is_caption, is_text,
     read_lines, same_block, span,
 )
-from crawler.extraction.metadata import head_titles, is_site_name, page_date, same_title, strip_site, valid_title
+from crawler.extraction.metadata import (
+    head_titles, is_site_name, page_date, same_title, states_date, strip_site, valid_title,
+)
 from crawler.extraction.phrases import Words, alnum, cut, fold, profile_words
 from crawler.sites import ICESCO, SiteProfile
 from crawler.urls import ArticleRef, article_ref
@@ -120,6 +122,7 @@ class _Page:
         self.tree, self.lines, self.words, self.url, self.ref = tree, lines, words, url, ref
         self.profile = profile
         self.title_at: int | None = None
+        self.main: HtmlElement | None = None
         self.other_articles: dict[str, bool] = {}  # href -> whether it leads to another article
         self.keys = [_key(line.text) for line in lines]
         for line in lines:
@@ -154,7 +157,8 @@ class _Page:
                 located.append((paragraph, at))
                 used.add(at)
         title, self.title_at = self._title(located)
-        located = self._unglued_lines(located)
+        self.main = self._main_of_title()
+        located = self._unglued_lines(self._in_page_order(located))
         cards = self._teaser_cards()
         text = frozenset(at for _, at in self._article_text(located, title, cards) if at is not None) | {
             i for i, line in enumerate(self.lines) if is_caption(line)}
@@ -195,9 +199,9 @@ class _Page:
             return False
         if not body:
             return True
-        if self.title_at is None:
-            return False
         first = min(c[0] for c in cards)
+        if self.title_at is None or first < self.title_at:  # posts before the heading: a sidebar
+            return False
         if any(r.kind == "substantial" and r.href is None and not r.noise
                for r in self.lines[self.title_at + 1: first]):
             return False
@@ -209,23 +213,48 @@ class _Page:
         """The paragraphs that stand where an article's text does: after the title, outside
         teasers of other posts and asides."""
         title_key = _key(title)
-        return [(text, at) for text, at in located if _key(text) != title_key and (at is None or not (
+        return [(text, at) for text, at in located if _key(text) != title_key and (
+            not self.words.is_meta(fold(text)) if at is None else not (
             (self.title_at is not None and at < self.title_at) or inside(at, asides)
-            or self.lines[at].linked >= 0.5 or self._is_meta(at) or in_footer(self.lines[at])))]
+            or self.lines[at].linked >= 0.5 or self._is_meta(at) or in_footer(self.lines[at])
+            or self._outside_main(at)))]
+
+    def _main_of_title(self) -> HtmlElement | None:
+        """The page's main content landmark (<main>, role=main) where the title stands in one."""
+        if self.title_at is None:
+            return None
+        return next((e for e in self.lines[self.title_at].lineage if e.tag == "main" or e.get("role") == "main"), None)
+
+    def _outside_main(self, index: int) -> bool:
+        """Whether a line stands outside the main content that holds the title: the page's footer,
+        sidebars and widgets after it."""
+        return self.main is not None and self.main not in self.lines[index].lineage
 
     def _is_meta(self, index: int) -> bool:
-        """A line of its own that dates or counts the post (`Words.is_meta`); in a list, only
-        where the whole list is such lines and dates the post (a meta list: date, reading time,
-        views), so a release's list of figures ("45 countries") stays."""
+        """A line of its own that dates or counts the post (`Words.is_meta`). In a list, where
+        the list says when the post was published and its items are short labels (date, author,
+        category, reading time, views), so a release's list of figures or dates stays."""
         line = self.lines[index]
+        if line.owner.tag in _ITEMS and (items := line.owner.getparent()) is not None:
+            first, last = span(self.lines, index, items)
+            labels = [self.lines[i].folded for i in range(first, last + 1)]
+            return (all(label.count(" ") < 8 and not _SENTENCE_END.search(label) for label in labels)
+                    and any(states_date(label, self.words, self.ref.published) for label in labels))
         if not self.words.is_meta(line.folded):
             return False
-        block = line.owner if line.owner.tag != "li" else line.owner.getparent()
-        first, last = span(self.lines, index, block)
-        others = [self.lines[i] for i in range(first, last + 1)]
-        if not all(self.words.is_meta(r.folded) or r.noise for r in others):
-            return False  # a line of a paragraph or list that says more
-        return line.owner.tag != "li" or any(self.words.has_date(r.folded) for r in others)
+        first, last = span(self.lines, index, line.owner)
+        # alone in its block, or with other such lines, not a line of a paragraph that says more
+        return all(self.words.is_meta(r.folded) or r.noise for r in self.lines[first:last + 1])
+
+    @staticmethod
+    def _in_page_order(located: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+        """trafilatura's paragraphs in the order of the page (it may put the title and a meta block
+        it found late after the text); one not found stays after the one before it."""
+        positions, last = [], -1
+        for _, at in located:
+            last = at if at is not None else last
+            positions.append(last)
+        return [paragraph for _, _, paragraph in sorted(zip(positions, range(len(located)), located))]
 
     def _unglued_lines(self, located: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
         """Paragraphs of trafilatura's that glue the title, the date line, counters or menu items
@@ -316,6 +345,10 @@ class _Page:
             for index, other in enumerate(self.keys):
                 if len(other) >= 20 and (key.startswith(other) or other.startswith(key)):
                     return index
+        if len(key) >= 12:  # a line whose head trafilatura dropped (a date in <time> before a counter)
+            for index, other in enumerate(self.keys):
+                if key in other and len(other) <= 3 * len(key):
+                    return index
         return None
 
     def _title(self, located: list[tuple[str, int | None]]) -> tuple[str, int | None]:
@@ -403,8 +436,8 @@ class _Page:
         holds the lines of `text` (what trafilatura took for the article's text, and captions);
         a box between the title and any text of the page's own ("Most read" before the text in
         the same column) holds none of the lines that say something either."""
-        own = frozenset(i for i, line in enumerate(self.lines)
-                        if i > (self.title_at or -1) and self._says_something(line) and not inside(i, cards))
+        own = frozenset(i for i, line in enumerate(self.lines) if i > (self.title_at or -1) and not inside(i, cards)
+                        and (self._says_something(line) or is_caption(line)))
         first_own = min(own, default=len(self.lines))
         blocks = []
         for index, line in enumerate(self.lines):
@@ -527,6 +560,9 @@ class _Page:
         start = next((at for _, at in body if at is not None), None)
         if start is None or self.title_at is None or not any(self.title_at < end < start for end in ends):
             return body
+        end = min(end for end in ends if self.title_at < end < start)
+        if any(is_caption(line) for line in self.lines[self.title_at + 1:end]):
+            return []  # the post is its photos, before the box: their captions are its words
         items = [self.lines[at].owner.getparent() for _, at in body if at is not None and self.lines[at].owner.tag == "li"]
         if any(_SENTENCE_END.search(text) for text, _ in body) or any(items.count(e) > 1 for e in items):
             return body
@@ -544,6 +580,7 @@ class _Page:
 
 
 _REPEATED = -1
+_ITEMS = frozenset({"li", "dd", "dt"})
 _LAYOUT = HEADINGS | {"p", "div", "ul", "ol", "table", "form", "section", "article"}
 
 

@@ -69,12 +69,20 @@ def alnum(text: str) -> int:
     return sum(map(str.isalnum, text))
 
 
+_ARABIC_WORD = re.compile(r"(?<!\w)(?:ال)?([\u0621-\u064a]\w*)")
+
+
+def _escape(phrase: str) -> str:
+    """A folded phrase as a regex; an Arabic word with or without the article (تعليقات, التعليقات)."""
+    return _ARABIC_WORD.sub(lambda m: f"(?:ال)?{m[1]}", re.escape(phrase))
+
+
 def _alternation(phrases, glued: bool = False) -> str:
     """A regex matching any of the phrases as whole words; with `glued`, phrases of several
     words also where inline markup glued them to a neighbour ("dissatisfiedExtremely")."""
     folded = sorted({fold(p) for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
-    words = "|".join(re.escape(p) for p in folded if not glued or " " not in p)
-    spans = "|".join(re.escape(p) for p in folded if glued and " " in p)
+    words = "|".join(_escape(p) for p in folded if not glued or " " not in p)
+    spans = "|".join(_escape(p) for p in folded if glued and " " in p)
     return "|".join(filter(None, (spans, words and rf"(?<!\w)(?:{words})(?!\w)")))
 
 
@@ -156,10 +164,11 @@ class Words:
         its date ("By Media Department, 15 September 2022 · Views: 8,557", "Soumis par … le mer
         14/06/2023 - 10:12"), a counter ("2,812 views", "Lu 2 812 fois", "(23)"). Never a sentence."""
         words = _WORD.findall(folded)
-        if not words or len(words) > 14 or _SENTENCE_END.search(folded) or folded.endswith(","):
+        if not words or _SENTENCE_END.search(folded) or folded.endswith(","):
             return False
-        if self.has_date(folded):
-            return True
+        if self.has_date(folded):  # a few words besides the dates: "Posted by X on …, updated …"
+            rest = _WORD.findall(_NUMERIC_DATE.sub(" ", self.date.sub(" ", folded)))
+            return sum(not w.isdigit() for w in rest) <= 10
         # a count and a word or two: "2,812 views", "Hits: 2812", "2 min read", "34 Shares"
         counted = sum(any(c.isdigit() for c in w) for w in words)
         return len(words) <= 4 and counted > 0 and len(words) - counted <= 2
