@@ -130,6 +130,7 @@ class _Page:
         self.by_key: dict[str, list[int]] = {}
         for index, key in enumerate(self.keys):
             self.by_key.setdefault(key, []).append(index)
+        self.captions = frozenset(i for i, line in enumerate(lines) if is_caption(line))
         stripped = (strip_site(title, words) for title in head_titles(tree))
         self.doc_titles = [title for title in stripped if title]
 
@@ -160,8 +161,7 @@ class _Page:
         self.main = self._main_of_title()
         located = self._unglued_lines(self._in_page_order(located))
         cards = self._teaser_cards()
-        text = frozenset(at for _, at in self._article_text(located, title, cards) if at is not None) | {
-            i for i, line in enumerate(self.lines) if is_caption(line)}
+        text = frozenset(at for _, at in self._article_text(located, title, cards) if at is not None) | self.captions
         asides = [*cards, *self._aside_blocks(text, cards), *self._form_widgets()]
         body = self._main_stretch(self._article_text(located, title, asides), cards)
         body = self._not_past_the_end(body, [first for first, _ in asides])
@@ -190,7 +190,7 @@ class _Page:
         """The captions of the photos after the title, outside teasers and asides."""
         start = self.title_at + 1 if self.title_at is not None else 0
         return self._paragraphs([(line.text, i) for i, line in enumerate(self.lines[start:], start)
-                                 if is_caption(line) and not line.noise and not inside(i, asides)])
+                                 if i in self.captions and not line.noise and not inside(i, asides)])
 
     def _is_listing(self, cards: list[tuple[int, int]], body: list[tuple[str, int | None]]) -> bool:
         """Many posts (more than a related-posts block's two) and no text of the page's own: none
@@ -436,31 +436,31 @@ class _Page:
         holds the lines of `text` (what trafilatura took for the article's text, and captions);
         a box between the title and any text of the page's own ("Most read" before the text in
         the same column) holds none of the lines that say something either."""
-        own = frozenset(i for i, line in enumerate(self.lines) if i > (self.title_at or -1) and not inside(i, cards)
-                        and (self._says_something(line) or is_caption(line)))
-        first_own = min(own, default=len(self.lines))
+        headings = [i for i, line in enumerate(self.lines) if self.words.is_aside_heading(line.folded)]
+        start = (self.title_at or -1) + 1
+        first_own = next((i for i, line in enumerate(self.lines[start:], start) if not inside(i, cards)
+                          and (self._says_something(line) or i in self.captions)), len(self.lines))
         blocks = []
-        for index, line in enumerate(self.lines):
-            if self.words.is_aside_heading(line.folded):
-                kept = text | own if (self.title_at or -1) < index < first_own else text
-                last = block_from(self.lines, index, set(), self.title_at, kept)[1]
-                if last == index:  # a heading among the article's blocks: the rest of its parent
-                    last = span(self.lines, index, line.owner.getparent())[1]
-                blocks.append((index, last))
+        for index in headings:
+            # a box before the text may not reach the text: holding its first line is holding it
+            kept = text | {first_own} if start <= index < first_own else text
+            last = block_from(self.lines, index, set(), self.title_at, kept)[1]
+            if last == index:  # a heading among the article's blocks: the rest of its parent
+                last = span(self.lines, index, self.lines[index].owner.getparent())[1]
+            blocks.append((index, last))
         return blocks
 
     def _form_widgets(self) -> list[tuple[int, int]]:
         """Blocks around a form's fields that hold no more than one line of text, and not the title:
         a newsletter box ("Subscribe: get the latest news…"), a search or comment form."""
-        extent: dict[HtmlElement, tuple[int, int]] = {}
+        fields = [field for field in self.tree.iter("input", "textarea", "select") if field.get("type") != "hidden"]
+        around = {e for field in fields for e in field.iterancestors()}
+        extent: dict[HtmlElement, tuple[int, int]] = {}  # the first and last line in each of them
         for index, line in enumerate(self.lines):
-            for element in line.lineage:
-                first, _ = extent.get(element, (index, index))
-                extent[element] = (first, index)
+            for element in line.lineage & around:
+                extent[element] = (extent.get(element, (index,))[0], index)
         widgets = []
-        for field in self.tree.iter("input", "textarea", "select"):
-            if field.get("type") == "hidden":
-                continue
+        for field in fields:
             found, element = None, field
             while (element := element.getparent()) is not None and element.tag not in ("body", "html"):
                 first, last = extent.get(element, (len(self.lines), -1))
@@ -561,7 +561,7 @@ class _Page:
         if start is None or self.title_at is None or not any(self.title_at < end < start for end in ends):
             return body
         end = min(end for end in ends if self.title_at < end < start)
-        if any(is_caption(line) for line in self.lines[self.title_at + 1:end]):
+        if any(self.title_at < i < end for i in self.captions):
             return []  # the post is its photos, before the box: their captions are its words
         items = [self.lines[at].owner.getparent() for _, at in body if at is not None and self.lines[at].owner.tag == "li"]
         if any(_SENTENCE_END.search(text) for text, _ in body) or any(items.count(e) > 1 for e in items):
