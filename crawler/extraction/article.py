@@ -35,7 +35,7 @@ from trafilatura.utils import load_html
 from crawler.extraction.boilerplate import cut_boilerplate, cut_inline_widgets
 from crawler.extraction.lines import (
     HEADINGS, OUTPUT_BLOCKS, PAGE_BLOCKS, Line, alike, block_from, in_footer, inside, is_caption, is_text,
-    read_lines, same_block, span,
+    layout_boxes, read_lines, same_block, span,
 )
 from crawler.extraction.metadata import (
     head_titles, is_site_name, page_date, same_title, states_date, strip_site, valid_title,
@@ -131,6 +131,7 @@ class _Page:
         for index, key in enumerate(self.keys):
             self.by_key.setdefault(key, []).append(index)
         self.captions = frozenset(i for i, line in enumerate(lines) if is_caption(line))
+        self.layout = layout_boxes(tree)
         stripped = (strip_site(title, words) for title in head_titles(tree))
         self.doc_titles = [title for title in stripped if title]
 
@@ -168,7 +169,7 @@ class _Page:
         if not body and self.title_at is not None:
             # trafilatura took teasers or widgets for the content: read the lines after the title
             after = enumerate(self.lines[self.title_at + 1:], self.title_at + 1)
-            lines = self._paragraphs([(r.text, i) for i, r in after if r.kind == "substantial" and is_text(r)
+            lines = self._paragraphs([(r.text, i) for i, r in after if r.kind == "substantial" and is_text(r, self.layout)
                                       and not is_site_name(r.text, self.words)])
             body = self._main_stretch(self._article_text(lines, title, asides), cards)
             body = self._not_past_the_end(body, [first for first, _ in asides])
@@ -291,14 +292,8 @@ class _Page:
         return leading > 0 or (after is not None and self.lines[after].owner is not line.owner)
 
     def _in_figure_or_data_table(self, line: Line) -> bool:
-        """Whether a line is in a figure or a table of data (a table that lays out the page holds
-        headings, paragraphs, lists or tables of its own)."""
-        for element in (line.owner, *line.owner.iterancestors()):
-            if element.tag == "figure":
-                return True
-            if element.tag == "table":
-                return not any(isinstance(e.tag, str) and e.tag in _LAYOUT for e in element.iterdescendants())
-        return False
+        """Whether a line is in a figure or a table of data (not one that lays out the page)."""
+        return any(e.tag == "figure" or (e.tag == "table" and e not in self.layout) for e in line.lineage)
 
     def _covered(self, paragraph: str, at: int) -> list[int]:
         """The lines, from line `at` on, that a paragraph of trafilatura's is made of, in order;
@@ -412,7 +407,7 @@ class _Page:
 
     def _own_text(self, cards: list[tuple[int, int]]) -> bool:
         """Whether the page has text of its own: a substantial line of text outside the posts it shows."""
-        return any(line.kind == "substantial" and is_text(line) and line.owner.tag not in HEADINGS
+        return any(line.kind == "substantial" and is_text(line, self.layout) and line.owner.tag not in HEADINGS
                    and not inside(i, cards) for i, line in enumerate(self.lines))
 
     def _is_other_article(self, href: str | None) -> bool:
@@ -432,11 +427,14 @@ class _Page:
         return [block_from(self.lines, i, teasers, self.title_at) for i in sorted(teasers)]
 
     def _aside_blocks(self, text: frozenset[int], cards: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        """From an aside heading ("Related posts", "Comments") to the end of its block, which never
+        """From an aside heading ("Related posts", "Comments", or any short heading right above
+        teasers of other posts: "More from ICESCO") to the end of its block, which never
         holds the lines of `text` (what trafilatura took for the article's text, and captions);
         a box between the title and any text of the page's own ("Most read" before the text in
         the same column) holds none of the lines that say something either."""
-        headings = [i for i, line in enumerate(self.lines) if self.words.is_aside_heading(line.folded)]
+        starts = {first for first, _ in cards}
+        headings = [i for i, line in enumerate(self.lines) if self.words.is_aside_heading(line.folded)
+                    or (i + 1 in starts and i != self.title_at and i not in self.captions and self._is_label(line))]
         start = (self.title_at or -1) + 1
         first_own = next((i for i, line in enumerate(self.lines[start:], start) if not inside(i, cards)
                           and (self._says_something(line) or i in self.captions)), len(self.lines))
@@ -473,6 +471,11 @@ class _Page:
         return widgets
 
     @staticmethod
+    def _is_label(line: Line) -> bool:
+        """A few words that are no link and no sentence: a heading or a box's title."""
+        return line.linked < 0.5 and line.folded.count(" ") < 8 and not _SENTENCE_END.search(line.text)
+
+    @staticmethod
     def _says_something(line: Line) -> bool:
         """A line of text that says something: no heading, label, link or furniture."""
         return line.kind == "substantial" and line.owner.tag not in HEADINGS and line.linked < 0.5 and not line.noise
@@ -483,15 +486,16 @@ class _Page:
         next paragraph or the first line that is not text; figures and tables are passed over."""
         spans = [(at, self._last_line(text, at)) if at is not None else None for text, at in body]
         taken = {i for span in spans if span for i in range(span[0], span[1] + 1)}
+        shapes = list({self.lines[at].owner: at for _, at in body if at is not None}.values())
         filled: list[tuple[str, int | None]] = []
         for n, (text, at) in enumerate(body):
             if at is not None and not any(spans[:n]):  # before the first paragraph, back to the title
-                filled.extend(self._paragraphs(self._beside(at, range(at - 1, -1, -1), taken, heading=False)[::-1]))
+                filled.extend(self._paragraphs(self._beside([at], range(at - 1, -1, -1), taken, heading=False)[::-1]))
             filled.append((text, at))
             if at is not None:
                 following = next((span[0] for span in spans[n + 1:] if span), None)
                 lines = range(spans[n][1] + 1, following if following is not None else len(self.lines))
-                filled.extend(self._paragraphs(self._beside(at, lines, taken, heading=following is not None)))
+                filled.extend(self._paragraphs(self._beside(shapes, lines, taken, heading=following is not None)))
         return filled
 
     def _paragraphs(self, lines: list[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -505,15 +509,15 @@ class _Page:
                 joined.append((text, at, at))
         return [(text, first) for text, first, _ in joined]
 
-    def _beside(self, paragraph: int, indices: range, taken: set[int], heading: bool) -> list[tuple[str, int]]:
-        """The lines at `indices`, in order, that are article text beside the body paragraph at
-        line `paragraph`, up to the first that is not."""
+    def _beside(self, paragraphs: list[int], indices: range, taken: set[int], heading: bool) -> list[tuple[str, int]]:
+        """The lines at `indices`, in order, that are article text of the shape of one of the body
+        paragraphs at lines `paragraphs`, up to the first that is not."""
         found = []
         for i in indices:
             line = self.lines[i]
-            if any(e.tag in ("table", "figure") for e in line.lineage):
+            if self._in_figure_or_data_table(line):
                 continue
-            if (i in taken or i <= (self.title_at or -1) or not self._joins(line, paragraph, heading)
+            if (i in taken or i <= (self.title_at or -1) or not self._joins(line, paragraphs, heading)
                     or self._is_meta(i)):
                 break
             found.append((line.text, i))
@@ -529,10 +533,11 @@ class _Page:
                 rest, last = rest[len(self.keys[i]):], i
         return last
 
-    def _joins(self, line: Line, paragraph: int, heading: bool) -> bool:
-        """Whether a line is article text that may stand beside the body paragraph at line `paragraph`."""
-        return (is_text(line) and (heading or line.owner.tag not in HEADINGS)
-                and alike(line.owner, self.lines[paragraph].owner))
+    def _joins(self, line: Line, paragraphs: list[int], heading: bool) -> bool:
+        """Whether a line is article text that may stand beside body paragraphs of the shape of those
+        at lines `paragraphs`."""
+        return (is_text(line, self.layout) and (heading or line.owner.tag not in HEADINGS)
+                and any(alike(line.owner, self.lines[p].owner) for p in paragraphs))
 
     def _main_stretch(self, body: list[tuple[str, int | None]],
                       cards: list[tuple[int, int]]) -> list[tuple[str, int | None]]:
@@ -581,7 +586,6 @@ class _Page:
 
 _REPEATED = -1
 _ITEMS = frozenset({"li", "dd", "dt"})
-_LAYOUT = HEADINGS | {"p", "div", "ul", "ol", "table", "form", "section", "article"}
 
 
 def _identity(ref: ArticleRef) -> tuple[str, dt.date, str]:

@@ -18,7 +18,10 @@ OUTPUT_BLOCKS = frozenset("body p head list item quote table row cell code div".
 _SKIPPED = frozenset("script style noscript template svg math iframe object select textarea".split())
 HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
 # never body lines; a <footer> is about its section (tags, share buttons, the site's address)
-_NOT_TEXT = frozenset("table figure figcaption form nav button label footer".split())
+_NOT_TEXT = frozenset("figure figcaption nav button label footer".split())
+# nor tables of data and forms' fields; a page laid out in a table (or wrapped in a form) is text
+_BOXES = frozenset({"table", "form"})
+_LAYOUT = HEADINGS | frozenset("table form ul ol section article main nav header footer".split())
 
 
 @dataclass(eq=False)
@@ -89,10 +92,19 @@ def read_lines(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) 
     return lines
 
 
-def is_text(line: Line) -> bool:
-    """A line that may be article text: not mostly links, furniture, a form, table, figure or footer."""
+def is_text(line: Line, layout: frozenset[HtmlElement] = frozenset()) -> bool:
+    """A line that may be article text: not mostly links, furniture, a figure or footer, a form's
+    or a table's unless that table or form is one of `layout` (`layout_boxes`)."""
     return (line.linked < 0.5 and not line.noise and line.kind != "boilerplate"
-            and not any(e.tag in _NOT_TEXT for e in line.lineage))
+            and not any(e.tag in _NOT_TEXT or (e.tag in _BOXES and e not in layout) for e in line.lineage))
+
+
+def layout_boxes(root: HtmlElement) -> frozenset[HtmlElement]:
+    """The tables and forms that lay out the page rather than hold data or fields: they hold
+    headings, lists, sections or other tables, or (tables) a cell of running text."""
+    return frozenset(box for box in root.iter("table", "form") if any(
+        isinstance(e.tag, str) and (e.tag in _LAYOUT or (e.tag == "td" and len(e.text_content()) > 300))
+        for e in box.iterdescendants()))
 
 
 def in_footer(line: Line) -> bool:
