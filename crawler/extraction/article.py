@@ -344,7 +344,8 @@ class _Page:
             for index, other in enumerate(self.keys):
                 if key in other and len(other) <= 3 * len(key):
                     return index
-        return None
+        # the head of a line, the rest trafilatura left out (a ticker's label before its links)
+        return next((index for index, other in enumerate(self.keys) if key and other.startswith(key)), None)
 
     def _title(self, located: list[tuple[str, int | None]]) -> tuple[str, int | None]:
         """The headline: the heading the document title names, else a line that is named by the
