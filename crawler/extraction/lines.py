@@ -17,6 +17,7 @@ PAGE_BLOCKS = frozenset(
 OUTPUT_BLOCKS = frozenset("body p head list item quote table row cell code div".split())
 _SKIPPED = frozenset("script style noscript template svg math iframe object select textarea".split())
 HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+Span = tuple[int, int]  # the first and last line of a block
 # never body lines; a <footer> is about its section (tags, share buttons, the site's address)
 _NOT_TEXT = frozenset("figure figcaption nav button label footer".split())
 # nor tables of data and forms' fields; a page laid out in a table (or wrapped in a form) is text
