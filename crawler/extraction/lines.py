@@ -113,9 +113,10 @@ def in_footer(line: Line) -> bool:
     return any(e.tag == "footer" or e.get("role") == "contentinfo" for e in line.lineage)
 
 
-def is_caption(line: Line) -> bool:
-    """Whether a line is the caption of a figure or photo."""
-    return any(e.tag in ("figcaption", "figure") for e in line.lineage) and line.linked < 0.5
+def is_caption(line: Line, figures: set[HtmlElement]) -> bool:
+    """Whether a line is the caption of a photo: in one of `figures` (the page's figure and
+    figcaption elements), and no link."""
+    return line.linked < 0.5 and not figures.isdisjoint(line.lineage)
 
 
 def span(lines: list[Line], index: int, element: HtmlElement) -> tuple[int, int]:

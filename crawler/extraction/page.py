@@ -44,7 +44,8 @@ class Page:
         self.by_key: dict[str, list[int]] = {}
         for index, text_key in enumerate(self.keys):
             self.by_key.setdefault(text_key, []).append(index)
-        self.captions = frozenset(i for i, line in enumerate(lines) if is_caption(line))
+        figures = set(tree.iter("figure", "figcaption"))  # most pages have none: no line to look at
+        self.captions = frozenset(i for i, line in enumerate(lines) if figures and is_caption(line, figures))
         self.layout = layout_boxes(tree)
         stripped = (strip_site(title, words) for title in head_titles(tree))
         self.doc_titles = [title for title in stripped if title]
