@@ -38,7 +38,7 @@ from crawler.extraction.body import (
 )
 from crawler.extraction.boilerplate import cut_boilerplate, cut_inline_widgets
 from crawler.extraction.boxes import aside_blocks, form_widgets, has_own_text, is_listing, teaser_cards
-from crawler.extraction.lines import OUTPUT_BLOCKS, PAGE_BLOCKS, read_lines
+from crawler.extraction.lines import OUTPUT_BLOCKS, PAGE_BLOCKS, inside, read_lines
 from crawler.extraction.metadata import page_date, strip_site, valid_title
 from crawler.extraction.page import Located, Page
 from crawler.extraction.phrases import alnum, fold, profile_words
@@ -133,10 +133,12 @@ def _article(page: Page, paragraphs: list[str]) -> tuple[str, list[Located]]:
     page.set_title(title_at)
     located = unglued_lines(page, in_page_order(located))
     cards = teaser_cards(page)
-    text = frozenset(at for _, at in article_text(page, located, title, cards) if at is not None) | page.captions
+    located = article_text(page, located, title, cards)
+    text = frozenset(at for _, at in located if at is not None) | page.captions
     asides = [*cards, *aside_blocks(page, text, cards), *form_widgets(page)]
     ends = [first for first, _ in asides]
-    body = not_past_the_end(page, main_stretch(page, article_text(page, located, title, asides), cards), ends)
+    located = [(text, at) for text, at in located if not inside(at, asides)]
+    body = not_past_the_end(page, main_stretch(page, located, cards), ends)
     if not body:  # trafilatura took teasers or widgets for the content: read the lines after the title
         body = not_past_the_end(page, main_stretch(page, article_text(page, lines_after_title(page), title, asides),
                                                    cards), ends)

@@ -26,8 +26,9 @@ def aside_blocks(page: Page, text: frozenset[int], cards: list[Span]) -> list[Sp
     headings = [i for i, line in enumerate(page.lines) if page.words.is_aside_heading(line.folded)
                 or (i + 1 in starts and i != page.title_at and i not in page.captions and is_label(line))]
     start = (page.title_at or -1) + 1
-    first_own = next((i for i, line in enumerate(page.lines[start:], start) if not inside(i, cards)
-                      and (says_something(line) or i in page.captions)), len(page.lines))
+    in_cards = {i for first, last in cards for i in range(first, last + 1)}
+    first_own = next((i for i, line in enumerate(page.lines[start:], start) if i not in in_cards
+                      and (says_something(line) or i in page.captions)), len(page.lines)) if headings else 0
     blocks = []
     for index in headings:
         # a box before the text may not reach the text: holding its first line is holding it
@@ -53,9 +54,9 @@ def form_widgets(page: Page) -> list[Span]:
         found, element = None, field
         while (element := element.getparent()) is not None and element.tag not in ("body", "html"):
             first, last = extent.get(element, (len(page.lines), -1))
-            if inside(page.title_at, [(first, last)]) or sum(
-                    says_something(page.lines[i]) for i in range(first, last + 1)) > 1:
-                break
+            said = (i for i in range(first, last + 1) if says_something(page.lines[i]))
+            if inside(page.title_at, [(first, last)]) or (next(said, None) is not None and next(said, None) is not None):
+                break  # it holds the title, or more than one line of text
             found = (first, last) if first <= last else found
         if found:
             widgets.append(found)
