@@ -131,6 +131,15 @@ def test_not_an_article_says_why(name, url, reason):
     assert (url or case.url) in str(raised.value)
 
 
+def test_a_gallery_beside_many_related_posts_has_no_text_and_is_no_listing():
+    # a listing is many posts and no words of its own, under a heading that is not this article's
+    case = next(case for case in CASES if case.name == "ar-gallery-no-words")
+    html = case.html.read_text("utf-8")
+    related = html[html.index('<div class="rel">'):html.index("</section>")]
+    with pytest.raises(NotAnArticle, match="no article text"):
+        extract(html.replace(related, related * 3), case.url)
+
+
 def test_a_str_page_is_extracted_like_its_bytes():
     case = next(case for case in ARTICLES if case.name == "fr-pagebuilder-extremement")
     assert extract(case.html.read_text("utf-8"), case.url) == case.extract()

@@ -65,8 +65,9 @@ def form_widgets(page: Page) -> list[Span]:
 
 def is_listing(page: Page, cards: list[Span], body: list[Located]) -> bool:
     """Many posts (more than a related-posts block's two) and no text of the page's own: none
-    at all, or the posts follow the heading directly and hold more text than anything else."""
-    if len(cards) < 3:
+    at all, or the posts follow the heading directly and hold more text than anything else.
+    Never where the heading names the article as its URL does (a gallery with related posts)."""
+    if len(cards) < 3 or (page.title_at is not None and page.names_article(page.lines[page.title_at].text)):
         return False
     if not body:
         return True

@@ -165,6 +165,18 @@ class Page:
     def _article_of(self, href: str) -> ArticleRef | None:
         return article_ref(urlsplit(urljoin(self.url, href))._replace(query="", fragment="").geturl(), self.profile)
 
+    def slug_words(self) -> list[str]:
+        """The words of the URL's slug (WordPress makes it of the title's), as `plain` spells them."""
+        return [word for word in map(plain, self.ref.slug.split("-")) if len(word) > 2 and not word.isdigit()]
+
+    def names_article(self, text: str) -> bool:
+        """Whether a line holds most of the words of the URL's slug (and not many more): a title
+        that names this article."""
+        slug = self.slug_words()
+        spelled = plain(text)
+        return (len(slug) >= 2 and sum(word in spelled for word in slug) >= 0.7 * len(slug)
+                and len(spelled) <= 2.5 * sum(map(len, slug)) + 10)
+
     def is_noise(self, paragraph: str) -> bool:
         return self.words.is_noise(fold(paragraph))
 

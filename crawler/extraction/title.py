@@ -40,7 +40,7 @@ def _named_line(page: Page, wanted: list[str]) -> int | None:
     """A line that is no heading but names the article (a title in <b>, <font>, a styled div):
     the document title's, else most of the words of the URL's slug and not many more.
     Headings first, then lines outside lists (a breadcrumb ends with the title too)."""
-    slug = [word for word in map(plain, page.ref.slug.split("-")) if len(word) > 2 and not word.isdigit()]
+    slug = page.slug_words()
     best: tuple | None = None
     for index, line in enumerate(page.lines):
         if (line.noise or line.linked >= 0.5 and not page.is_self_link(line.href)
@@ -48,12 +48,9 @@ def _named_line(page: Page, wanted: list[str]) -> int | None:
             continue
         if any(same_title(page.keys[index], k) for k in wanted):
             score = 2.0
-        elif len(slug) >= 2:
+        elif page.names_article(line.text) and (line.owner.tag in HEADINGS or not SENTENCE_END.search(line.text)):
             spelled = plain(line.text)
             score = sum(word in spelled for word in slug) / len(slug)
-            if score < 0.7 or len(spelled) > 2.5 * sum(map(len, slug)) + 10 or (
-                    line.owner.tag not in HEADINGS and SENTENCE_END.search(line.text)):
-                continue
         else:
             continue
         rank = (-score, line.owner.tag not in HEADINGS, "li" in {e.tag for e in line.lineage}, index)
