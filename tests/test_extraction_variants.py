@@ -25,7 +25,8 @@ def test_a_release_comes_out_whole_and_alone_whatever_the_theme(variant):
 
 def test_the_sample_scores_as_the_hidden_mirrors_are_scored():
     figures = summary([scored(variant) for variant in SAMPLE])
-    assert figures["mean_f1"] >= 0.99 and figures["min_f1"] >= 0.95 and figures["pages_with_leaks"] == 0, figures
+    assert figures["mean_f1"] >= 0.99, figures
+    assert figures["min_f1"] >= 0.95 and figures["pages_with_leaks"] == 0, figures
 
 
 def test_f1_counts_tokens_both_ways():

@@ -140,8 +140,8 @@ def _article(page: Page, paragraphs: list[str]) -> tuple[str, list[Located]]:
     located = [(text, at) for text, at in located if not inside(at, asides)]
     body = not_past_the_end(page, main_stretch(page, located, cards), ends)
     if not body:  # trafilatura took teasers or widgets for the content: read the lines after the title
-        body = not_past_the_end(page, main_stretch(page, article_text(page, lines_after_title(page), title, asides),
-                                                   cards), ends)
+        read = article_text(page, lines_after_title(page), title, asides)
+        body = not_past_the_end(page, main_stretch(page, read, cards), ends)
     body = fill_gaps(page, body)
     title = strip_site(page.unglued(title), page.words) or page.unglued(title)
     body = [(text, at) for text, at in ((page.unglued(t), at) for t, at in body)

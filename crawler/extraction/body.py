@@ -126,7 +126,8 @@ def not_past_the_end(page: Page, body: list[Located], ends: list[int]) -> list[L
     end = min(end for end in ends if page.title_at < end < start)
     if any(page.title_at < i < end for i in page.captions):
         return []  # the post is its photos, before the box: their captions are its words
-    items = [page.lines[at].owner.getparent() for _, at in body if at is not None and page.lines[at].owner.tag == "li"]
+    items = [page.lines[at].owner.getparent() for _, at in body
+             if at is not None and page.lines[at].owner.tag == "li"]
     if any(SENTENCE_END.search(text) for text, _ in body) or any(items.count(e) > 1 for e in items):
         return body
     return []
@@ -143,7 +144,8 @@ def fill_gaps(page: Page, body: list[Located]) -> list[Located]:
     filled: list[Located] = []
     for n, (text, at) in enumerate(body):
         if at is not None and not any(spans[:n]):  # before the first paragraph, back to the title
-            filled.extend(page.paragraphs(_beside(page, [at], range(at - 1, -1, -1), taken, heading=False)[::-1]))
+            before = _beside(page, [at], range(at - 1, -1, -1), taken, heading=False)
+            filled.extend(page.paragraphs(before[::-1]))
         filled.append((text, at))
         if at is not None:
             following = next((found[0] for found in spans[n + 1:] if found), None)
@@ -152,7 +154,8 @@ def fill_gaps(page: Page, body: list[Located]) -> list[Located]:
     return filled
 
 
-def _beside(page: Page, paragraphs: list[int], indices: range, taken: set[int], heading: bool) -> list[tuple[str, int]]:
+def _beside(page: Page, paragraphs: list[int], indices: range, taken: set[int],
+            heading: bool) -> list[tuple[str, int]]:
     """The lines at `indices`, in order, that are article text of the shape of one of the body
     paragraphs at lines `paragraphs`, up to the first that is not."""
     found = []

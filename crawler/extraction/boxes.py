@@ -4,6 +4,8 @@ is a listing of posts rather than an article."""
 
 from __future__ import annotations
 
+from itertools import islice
+
 from lxml.html import HtmlElement
 
 from crawler.extraction.lines import HEADINGS, Span, block_from, inside, is_text, span
@@ -55,7 +57,7 @@ def form_widgets(page: Page) -> list[Span]:
         while (element := element.getparent()) is not None and element.tag not in ("body", "html"):
             first, last = extent.get(element, (len(page.lines), -1))
             said = (i for i in range(first, last + 1) if says_something(page.lines[i]))
-            if inside(page.title_at, [(first, last)]) or (next(said, None) is not None and next(said, None) is not None):
+            if inside(page.title_at, [(first, last)]) or len(list(islice(said, 2))) > 1:
                 break  # it holds the title, or more than one line of text
             found = (first, last) if first <= last else found
         if found:
@@ -74,7 +76,8 @@ def is_listing(page: Page, cards: list[Span], body: list[Located]) -> bool:
     first = min(c[0] for c in cards)
     if page.title_at is None or first < page.title_at:  # posts before the heading: a sidebar
         return False
-    if any(r.kind == "substantial" and r.href is None and not r.noise for r in page.lines[page.title_at + 1: first]):
+    between = page.lines[page.title_at + 1: first]
+    if any(r.kind == "substantial" and r.href is None and not r.noise for r in between):
         return False
     in_cards = sum(alnum(page.lines[i].folded) for a, b in cards for i in range(a, b + 1))
     return in_cards > sum(alnum(text) for text, _ in body)

@@ -82,7 +82,8 @@ class Page:
                 if wanted in other and len(other) <= 3 * len(wanted):
                     return index
         # the head of a line, the rest trafilatura left out (a ticker's label before its links)
-        return next((index for index, other in enumerate(self.keys) if wanted and other.startswith(wanted)), None)
+        heads = (index for index, other in enumerate(self.keys) if wanted and other.startswith(wanted))
+        return next(heads, None)
 
     def covered(self, paragraph: str, at: int) -> list[int]:
         """The lines, from line `at` on, that a paragraph of trafilatura's is made of, in order;
@@ -163,7 +164,8 @@ class Page:
         return other is not None and _identity(other) == _identity(self.ref)
 
     def _article_of(self, href: str) -> ArticleRef | None:
-        return article_ref(urlsplit(urljoin(self.url, href))._replace(query="", fragment="").geturl(), self.profile)
+        bare = urlsplit(urljoin(self.url, href))._replace(query="", fragment="").geturl()
+        return article_ref(bare, self.profile)
 
     def slug_words(self) -> list[str]:
         """The words of the URL's slug (WordPress makes it of the title's), as `plain` spells them."""
@@ -197,7 +199,8 @@ def is_label(line: Line) -> bool:
 
 def says_something(line: Line) -> bool:
     """A line of text that says something: no heading, label, link or furniture."""
-    return line.kind == "substantial" and line.owner.tag not in HEADINGS and line.linked < 0.5 and not line.noise
+    return (line.kind == "substantial" and line.owner.tag not in HEADINGS
+            and line.linked < 0.5 and not line.noise)
 
 
 def _identity(ref: ArticleRef) -> tuple[str, dt.date, str]:

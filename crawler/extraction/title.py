@@ -48,7 +48,8 @@ def _named_line(page: Page, wanted: list[str]) -> int | None:
             continue
         if any(same_title(page.keys[index], k) for k in wanted):
             score = 2.0
-        elif page.names_article(line.text) and (line.owner.tag in HEADINGS or not SENTENCE_END.search(line.text)):
+        elif page.names_article(line.text) and (
+                line.owner.tag in HEADINGS or not SENTENCE_END.search(line.text)):
             spelled = plain(line.text)
             score = sum(word in spelled for word in slug) / len(slug)
         else:
