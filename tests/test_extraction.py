@@ -69,7 +69,8 @@ def test_there_are_golden_pages_of_every_kind():
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_golden_page(case):
     if "error" in case.golden:
-        with pytest.raises(NotAnArticle):
+        # a page with no words of its own must say so, not pass for a listing (or the reverse)
+        with pytest.raises(NotAnArticle, match=case.golden.get("reason")):
             case.extract()
         return
     expected = {key: case.golden[key] for key in ("language", "title", "published", "paragraphs")}
@@ -128,6 +129,15 @@ def test_not_an_article_says_why(name, url, reason):
     with pytest.raises(NotAnArticle, match=reason) as raised:
         extract(case.html.read_bytes(), url or case.url)
     assert (url or case.url) in str(raised.value)
+
+
+def test_a_gallery_beside_many_related_posts_has_no_text_and_is_no_listing():
+    # a listing is many posts and no words of its own, under a heading that is not this article's
+    case = next(case for case in CASES if case.name == "ar-gallery-no-words")
+    html = case.html.read_text("utf-8")
+    related = html[html.index('<div class="rel">'):html.index("</section>")]
+    with pytest.raises(NotAnArticle, match="no article text"):
+        extract(html.replace(related, related * 3), case.url)
 
 
 def test_a_str_page_is_extracted_like_its_bytes():

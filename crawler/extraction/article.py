@@ -4,51 +4,54 @@ The page is parsed once and read as *lines*: the lines of text a browser would l
 (text between block boundaries), in document order (`lines.Line`). On that reading:
 
 1. the boilerplate widgets (profile phrases) are cut out of the DOM, taking the largest
-   enclosing block that holds nothing else of substance;
+   enclosing block that holds nothing else of substance (`boilerplate`);
 2. trafilatura picks the main content of what is left and returns it as paragraphs;
-3. each paragraph is found again among the lines, and kept only where an article's text
-   stands: after the title, outside teasers of other posts and asides (related posts,
-   comments), before the page's furniture takes over, and not itself a widget, date,
-   counter, byline or footer line.
+3. the title is found among the lines: a heading or line the document title or the URL's
+   slug names (`title`);
+4. each paragraph is found again among the lines and kept only where an article's text
+   stands: after the title, in the main content, outside teasers of other posts, asides and
+   form widgets (`boxes`), not a meta line (date, byline, counter), link or footer line, and
+   before the page's furniture takes over; lines trafilatura glued to it (title, date,
+   menu) are cut off, lines it skipped are added (`body`). A page with no text but its
+   photos' captions is those captions; one with none is no article, nor is a listing.
 
 Nothing depends on a CSS class or id: only on structure, the profile's words and the URL.
-The lines are read by `lines`, the profile's words matched by `phrases`, step 1 is
-`boilerplate`, title and date lines are read by `metadata` (modules of this package).
+`page` holds the lines and what is read of them once; the profile's words are matched by
+`phrases`; title and date lines are read by `metadata` (modules of this package).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
-import unicodedata
 from copy import copy
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
 from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
 
-from crawler.extraction.boilerplate import cut_boilerplate, cut_inline_widgets
-from crawler.extraction.lines import (
-    HEADINGS,
-    OUTPUT_BLOCKS,
-    PAGE_BLOCKS,
-    Line,
-    alike,
-    block_from,
-    inside,
-    is_text,
-    read_lines,
-    same_block,
-    span,
+from crawler.extraction.body import (
+    article_text,
+    captions,
+    fill_gaps,
+    in_page_order,
+    lines_after_title,
+    located_paragraphs,
+    main_stretch,
+    not_past_the_end,
+    unglued_lines,
 )
-from crawler.extraction.metadata import head_titles, is_site_name, page_date, same_title, strip_site, valid_title
-from crawler.extraction.phrases import Words, alnum, cut, fold, profile_words
+from crawler.extraction.boilerplate import cut_boilerplate, cut_inline_widgets
+from crawler.extraction.boxes import aside_blocks, form_widgets, has_own_text, is_listing, teaser_cards
+from crawler.extraction.lines import OUTPUT_BLOCKS, PAGE_BLOCKS, inside, read_lines
+from crawler.extraction.metadata import page_date, strip_site, valid_title
+from crawler.extraction.page import Located, Page
+from crawler.extraction.phrases import alnum, fold, profile_words
+from crawler.extraction.title import find_title
 from crawler.sites import ICESCO, SiteProfile
-from crawler.urls import ArticleRef, article_ref
+from crawler.urls import article_ref
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +88,10 @@ def extract(html: bytes | str, url: str, profile: SiteProfile = ICESCO) -> Extra
     if cut_inline_widgets(lines, words):
         lines = read_lines(tree.find("body"), PAGE_BLOCKS, breaks=True)
     lines = cut_boilerplate(lines, words)
-    page = _Page(tree, lines, words, url, ref, profile)
-    page.reject_error_page()
-    title, body = page.article(_main_content(tree, url))
-    return Extracted(url=url, language=ref.language, title=title,
-                     published=page.published(body_start=body[0][1]),
+    page = Page(tree, lines, words, url, ref, profile)
+    _reject_error_page(page)
+    title, body = _article(page, _main_content(tree, url))
+    return Extracted(url=url, language=ref.language, title=title, published=_published(page, body[0][1]),
                      paragraphs=tuple(text for text, _ in body))
 
 
@@ -119,269 +121,53 @@ TRAFILATURA_OPTIONS = Extractor(output_format="python", fast=False, recall=True,
 
 # -- steps 2-3: the article among the page's lines -----------------------------------------------
 
-class _Page:
-    """The lines of one page, with what structure says about them: `article()` finds the
-    title and the body, then `published()` the date."""
-
-    def __init__(self, tree: HtmlElement, lines: list[Line], words: Words, url: str, ref: ArticleRef,
-                 profile: SiteProfile):
-        self.tree, self.lines, self.words, self.url, self.ref = tree, lines, words, url, ref
-        self.profile = profile
-        self.title_at: int | None = None
-        self.other_articles: dict[str, bool] = {}  # href -> whether it leads to another article
-        self.keys = [_key(line.text) for line in lines]
-        for line in lines:
-            line.noise = words.is_noise(line.folded)
-        self.by_key: dict[str, list[int]] = {}
-        for index, key in enumerate(self.keys):
-            self.by_key.setdefault(key, []).append(index)
-        stripped = (strip_site(title, words) for title in head_titles(tree))
-        self.doc_titles = [title for title in stripped if title]
-
-    # -- what the page is
-
-    def reject_error_page(self) -> None:
-        headings = [r.text for r in self.lines if r.owner.tag in ("h1", "h2")][:3]
-        for text in (*self.doc_titles, *headings):
-            if self.words.is_error(fold(text)):
-                raise NotAnArticle(f"{self.url}: error page ({text!r})")
-
-    # -- title, then body
-
-    def article(self, paragraphs: list[str]) -> tuple[str, list[tuple[str, int | None]]]:
-        """The title and the body paragraphs, each with its line index when found."""
-        located: list[tuple[str, int | None]] = []
-        used: set[int] = set()
-        for paragraph in paragraphs:
-            if self._is_noise(paragraph):
-                continue
-            at = self._locate(paragraph, used)
-            if at is None:
-                located.append((paragraph, at))
-            elif at != _REPEATED and not self._is_link_label(self.lines[at]):
-                located.append((paragraph, at))
-                used.add(at)
-        title, self.title_at = self._title(located)
-        cards = self._teaser_cards()
-        asides = [*cards, *self._aside_blocks()]
-        body = self._main_stretch(self._article_text(located, title, asides), cards)
-        if not body and self.title_at is not None:
-            # trafilatura took teasers or widgets for the content: read the lines after the title
-            after = enumerate(self.lines[self.title_at + 1:], self.title_at + 1)
-            lines = self._paragraphs([(r.text, i) for i, r in after if r.kind == "substantial" and is_text(r)
-                                      and not is_site_name(r.text, self.words)])
-            body = self._main_stretch(self._article_text(lines, title, asides), cards)
-        body = self._fill_gaps(body)
-        title = strip_site(self._unglued(title), self.words) or self._unglued(title)
-        body = [(text, at) for text, at in ((self._unglued(t), at) for t, at in body)
-                if text and not self._is_noise(text)]
-        if not title or not valid_title(title, self.words):
-            raise NotAnArticle(f"{self.url}: no title")
-        if self._is_listing(cards, body) or (not body and len(cards) > 1):
-            raise NotAnArticle(f"{self.url}: a listing page (its text belongs to {len(cards)} other posts)")
-        if not body:
-            raise NotAnArticle(f"{self.url}: no article text")
-        return title, body
-
-    def _is_listing(self, cards: list[tuple[int, int]], body: list[tuple[str, int | None]]) -> bool:
-        """Posts follow the heading directly, and hold more text than anything else does."""
-        if len(cards) < 2 or self.title_at is None:
-            return False
-        first = min(c[0] for c in cards)
-        if any(r.kind == "substantial" and r.href is None and not r.noise
-               for r in self.lines[self.title_at + 1: first]):
-            return False
-        in_cards = sum(alnum(self.lines[i].folded) for a, b in cards for i in range(a, b + 1))
-        return in_cards > sum(alnum(text) for text, _ in body)
-
-    def _article_text(self, located: list[tuple[str, int | None]], title: str,
-                      asides: list[tuple[int, int]]) -> list[tuple[str, int | None]]:
-        """The paragraphs that stand where an article's text does: after the title, outside
-        teasers of other posts and asides."""
-        title_key = _key(title)
-        return [(text, at) for text, at in located if _key(text) != title_key and (at is None or not (
-            (self.title_at is not None and at < self.title_at) or inside(at, asides)))]
-
-    @staticmethod
-    def _is_link_label(line: Line) -> bool:
-        """A few words that are all a link: a tag, a category, a menu item; never a paragraph."""
-        return line.linked > 0.9 and line.folded.count(" ") < 4
-
-    def _unglued(self, text: str) -> str:
-        """The last guard: long widget phrases that markup glued to real text, cut out of it."""
-        return cut(text, self.words.unmistakable) if self.words.unmistakable.search(fold(text)) else text
-
-    def _is_noise(self, paragraph: str) -> bool:
-        return self.words.is_noise(fold(paragraph))
-
-    def _locate(self, paragraph: str, used: set[int]) -> int | None:
-        """The index of the line holding a paragraph of trafilatura's output; _REPEATED when
-        every line with its text already holds an earlier paragraph (trafilatura repeated it)."""
-        key = _key(paragraph)
-        if key in self.by_key:
-            return next((i for i in self.by_key[key] if i not in used), _REPEATED)
-        for index, first in enumerate(self.keys):  # lines trafilatura joined, maybe skipping some
-            if not first or not key.startswith(first):
-                continue
-            rest = key[len(first):]
-            for following in self.keys[index + 1: index + 40]:
-                if rest and following and rest.startswith(following):
-                    rest = rest[len(following):]
-            if len(rest) <= 0.3 * len(key):  # trafilatura may drop a word or two (dates in <time>)
-                return index
-        if len(key) >= 20:  # a line trafilatura shortened or lengthened
-            for index, other in enumerate(self.keys):
-                if len(other) >= 20 and (key.startswith(other) or other.startswith(key)):
-                    return index
-        return None
-
-    def _title(self, located: list[tuple[str, int | None]]) -> tuple[str, int | None]:
-        """The headline: the heading the document title names, else the heading right
-        before the text, else the document title itself."""
-        headings = [i for i, r in enumerate(self.lines) if r.owner.tag in HEADINGS
-                    and not self._is_other_article(r.href) and valid_title(r.text, self.words)]
-        wanted = [_key(t) for t in self.doc_titles]
-        named = [i for i in headings if any(same_title(self.keys[i], key) for key in wanted)]
-        if named:
-            best = min(named, key=lambda i: (self.lines[i].href is not None, i))
-            return self.lines[best].text, best
-        first = next((at for p, at in located if at is not None and alnum(p) >= 80), None)
-        if first is None:
-            first = next((at for _, at in located if at is not None), None)
-        before = [i for i in headings
-                  if first is not None and i < first and self.lines[i].owner.tag in ("h1", "h2", "h3")]
-        if before:  # the nearest, unless that is a one- or two-word label ("News")
-            best = next((i for i in reversed(before) if self.lines[i].folded.count(" ") >= 2), before[-1])
-            return self.lines[best].text, best
-        if self.doc_titles:
-            title = self.doc_titles[0]
-            return title, self.by_key.get(_key(title), [None])[0]
-        if len(cards := self._teaser_cards()) > 1:
-            raise NotAnArticle(f"{self.url}: a listing page (no title of its own, {len(cards)} posts)")
-        raise NotAnArticle(f"{self.url}: no title")
-
-    def _is_other_article(self, href: str | None) -> bool:
-        """Whether a link leads to another article (any spelling of its URL, tracking or not)."""
-        if href is None:
-            return False
-        if href not in self.other_articles:
-            other = article_ref(urlsplit(urljoin(self.url, href))._replace(query="", fragment="").geturl(),
-                                self.profile)
-            self.other_articles[href] = other is not None and _identity(other) != _identity(self.ref)
-        return self.other_articles[href]
-
-    def _teaser_cards(self) -> list[tuple[int, int]]:
-        """Blocks that present another post: its linked title, then its excerpt."""
-        teasers = {i for i, r in enumerate(self.lines)
-                   if r.kind == "substantial" and self._is_other_article(r.href)}
-        return [block_from(self.lines, i, teasers, self.title_at) for i in sorted(teasers)]
-
-    def _aside_blocks(self) -> list[tuple[int, int]]:
-        """From an aside heading ("Related posts", "Comments") to the end of its block."""
-        blocks = []
-        for index, line in enumerate(self.lines):
-            if self.words.is_aside_heading(line.folded):
-                last = block_from(self.lines, index, set(), self.title_at)[1]
-                if last == index:  # a heading among the article's blocks: the rest of its parent
-                    last = span(self.lines, index, line.owner.getparent())[1]
-                blocks.append((index, last))
-        return blocks
-
-    def _fill_gaps(self, body: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
-        """Add the lines trafilatura skipped among the article's own (a short lead-in line, a
-        repeated paragraph): text blocks beside a body paragraph, of the same shape, up to the
-        next paragraph or the first line that is not text; figures and tables are passed over."""
-        spans = [(at, self._last_line(text, at)) if at is not None else None for text, at in body]
-        taken = {i for span in spans if span for i in range(span[0], span[1] + 1)}
-        filled: list[tuple[str, int | None]] = []
-        for n, (text, at) in enumerate(body):
-            if at is not None and not any(spans[:n]):  # before the first paragraph, back to the title
-                filled.extend(self._paragraphs(self._beside(at, range(at - 1, -1, -1), taken, heading=False)[::-1]))
-            filled.append((text, at))
-            if at is not None:
-                following = next((span[0] for span in spans[n + 1:] if span), None)
-                lines = range(spans[n][1] + 1, following if following is not None else len(self.lines))
-                filled.extend(self._paragraphs(self._beside(at, lines, taken, heading=following is not None)))
-        return filled
-
-    def _paragraphs(self, lines: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        """Lines taken from the page as paragraphs: the lines of one block, which only line breaks
-        part, joined by a space (as trafilatura's paragraphs join them); each with its first line."""
-        joined: list[tuple[str, int, int]] = []  # text, first line, last line
-        for text, at in lines:
-            if joined and at == joined[-1][2] + 1 and self.lines[at].owner is self.lines[joined[-1][2]].owner:
-                joined[-1] = (f"{joined[-1][0]} {text}", joined[-1][1], at)
-            else:
-                joined.append((text, at, at))
-        return [(text, first) for text, first, _ in joined]
-
-    def _beside(self, paragraph: int, indices: range, taken: set[int], heading: bool) -> list[tuple[str, int]]:
-        """The lines at `indices`, in order, that are article text beside the body paragraph at
-        line `paragraph`, up to the first that is not."""
-        found = []
-        for i in indices:
-            line = self.lines[i]
-            if any(e.tag in ("table", "figure") for e in line.lineage):
-                continue
-            if i in taken or i <= (self.title_at or -1) or not self._joins(line, paragraph, heading):
-                break
-            found.append((line.text, i))
-        return found
-
-    def _last_line(self, paragraph: str, at: int) -> int:
-        """The index of the last line a located paragraph is made of."""
-        rest, last = _key(paragraph), at
-        for i in range(at, min(len(self.keys), at + 40)):
-            if not rest:
-                break
-            if self.keys[i] and rest.startswith(self.keys[i]):
-                rest, last = rest[len(self.keys[i]):], i
-        return last
-
-    def _joins(self, line: Line, paragraph: int, heading: bool) -> bool:
-        """Whether a line is article text that may stand beside the body paragraph at line `paragraph`."""
-        return (is_text(line) and (heading or line.owner.tag not in HEADINGS)
-                and alike(line.owner, self.lines[paragraph].owner))
-
-    def _main_stretch(self, body: list[tuple[str, int | None]],
-                      cards: list[tuple[int, int]]) -> list[tuple[str, int | None]]:
-        """Cut the body where the page's furniture or teasers come between two paragraphs of
-        different blocks, and keep the stretches up to the longest one: what follows it is
-        footer, comments, sidebars."""
-        # Tables and figures are the article's own, even when their cells look like counters.
-        marks = sorted({i for i, r in enumerate(self.lines) if r.noise
-                        and not any(e.tag in ("table", "figure") for e in r.lineage)} | {c[0] for c in cards})
-        stretches: list[list[tuple[str, int | None]]] = [[]]
-        previous = None
-        for text, at in body:
-            if (at is not None and previous is not None and not same_block(self.lines[previous], self.lines[at])
-                    and any(previous < m < at for m in marks)):
-                stretches.append([])
-            stretches[-1].append((text, at))
-            previous = at if at is not None else previous
-        longest = max(range(len(stretches)), key=lambda i: sum(alnum(t) for t, _ in stretches[i]))
-        return [paragraph for stretch in stretches[: longest + 1] for paragraph in stretch]
-
-    # -- date
-
-    def published(self, body_start: int | None) -> dt.date:
-        """The URL's date; a different date on the page is logged."""
-        found = page_date(self.lines, self.title_at, body_start, self.words, self.tree)
-        if found is not None and found != self.ref.published:
-            logger.warning("%s: the page dates the article %s, its URL %s; keeping the URL's date",
-                           self.url, found.isoformat(), self.ref.published.isoformat())
-        return self.ref.published
+def _reject_error_page(page: Page) -> None:
+    headings = [r.text for r in page.lines if r.owner.tag in ("h1", "h2")][:3]
+    for text in (*page.doc_titles, *headings):
+        if page.words.is_error(fold(text)):
+            raise NotAnArticle(f"{page.url}: error page ({text!r})")
 
 
-_REPEATED = -1
+def _article(page: Page, paragraphs: list[str]) -> tuple[str, list[Located]]:
+    """The title and the body paragraphs, each with its line index when found."""
+    located = located_paragraphs(page, paragraphs)
+    found = find_title(page, located)
+    if found is None:
+        if len(cards := teaser_cards(page)) > 2 and not has_own_text(page, cards):
+            raise NotAnArticle(f"{page.url}: a listing page (no title of its own, {len(cards)} posts)")
+        raise NotAnArticle(f"{page.url}: no title")
+    title, title_at = found
+    page.set_title(title_at)
+    located = unglued_lines(page, in_page_order(located))
+    cards = teaser_cards(page)
+    located = article_text(page, located, title, cards)
+    text = frozenset(at for _, at in located if at is not None) | page.captions
+    asides = [*cards, *aside_blocks(page, text, cards), *form_widgets(page)]
+    ends = [first for first, _ in asides]
+    located = [(text, at) for text, at in located if not inside(at, asides)]
+    body = not_past_the_end(page, main_stretch(page, located, cards), ends)
+    if not body:  # trafilatura took teasers or widgets for the content: read the lines after the title
+        read = article_text(page, lines_after_title(page), title, asides)
+        body = not_past_the_end(page, main_stretch(page, read, cards), ends)
+    body = fill_gaps(page, body)
+    title = strip_site(page.unglued(title), page.words) or page.unglued(title)
+    body = [(text, at) for text, at in ((page.unglued(t), at) for t, at in body)
+            if alnum(text) and not page.is_noise(text)]
+    if not title or not valid_title(title, page.words):
+        raise NotAnArticle(f"{page.url}: no title")
+    if not body:
+        body = captions(page, asides)  # a photo post: its caption is all it says
+    if is_listing(page, cards, body):
+        raise NotAnArticle(f"{page.url}: a listing page (its text belongs to {len(cards)} other posts)")
+    if not body:
+        raise NotAnArticle(f"{page.url}: no article text")
+    return title, body
 
 
-def _identity(ref: ArticleRef) -> tuple[str, dt.date, str]:
-    return ref.language, ref.published, ref.slug.casefold()
-
-
-@functools.lru_cache(maxsize=8192)
-def _key(text: str) -> str:
-    """Letters and digits only: how a paragraph of trafilatura's output is found in the page."""
-    # Cached: a paragraph is keyed once to be found, and again at every later step.
-    return "".join(filter(str.isalnum, unicodedata.normalize("NFKC", text).casefold()))
+def _published(page: Page, body_start: int | None) -> dt.date:
+    """The URL's date; a different date on the page is logged."""
+    found = page_date(page.lines, page.title_at, body_start, page.words, page.tree)
+    if found is not None and found != page.ref.published:
+        logger.warning("%s: the page dates the article %s, its URL %s; keeping the URL's date",
+                       page.url, found.isoformat(), page.ref.published.isoformat())
+    return page.ref.published

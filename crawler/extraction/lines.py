@@ -17,7 +17,12 @@ PAGE_BLOCKS = frozenset(
 OUTPUT_BLOCKS = frozenset("body p head list item quote table row cell code div".split())
 _SKIPPED = frozenset("script style noscript template svg math iframe object select textarea".split())
 HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
-_NOT_TEXT = frozenset("table figure figcaption form nav button label".split())  # never body lines
+Span = tuple[int, int]  # the first and last line of a block
+# never body lines; a <footer> is about its section (tags, share buttons, the site's address)
+_NOT_TEXT = frozenset("figure figcaption nav button label footer".split())
+# nor tables of data and forms' fields; a page laid out in a table (or wrapped in a form) is text
+_BOXES = frozenset({"table", "form"})
+_LAYOUT = HEADINGS | frozenset("table form ul ol section article main nav header footer".split())
 
 
 @dataclass(eq=False)
@@ -88,10 +93,30 @@ def read_lines(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) 
     return lines
 
 
-def is_text(line: Line) -> bool:
-    """A line that may be article text: not mostly links, furniture, a form, table or figure."""
+def is_text(line: Line, layout: frozenset[HtmlElement] = frozenset()) -> bool:
+    """A line that may be article text: not mostly links, furniture, a figure or footer, a form's
+    or a table's unless that table or form is one of `layout` (`layout_boxes`)."""
     return (line.linked < 0.5 and not line.noise and line.kind != "boilerplate"
-            and not any(e.tag in _NOT_TEXT for e in line.lineage))
+            and not any(e.tag in _NOT_TEXT or (e.tag in _BOXES and e not in layout) for e in line.lineage))
+
+
+def layout_boxes(root: HtmlElement) -> frozenset[HtmlElement]:
+    """The tables and forms that lay out the page rather than hold data or fields: they hold
+    headings, lists, sections or other tables, or (tables) a cell of running text."""
+    return frozenset(box for box in root.iter("table", "form") if any(
+        isinstance(e.tag, str) and (e.tag in _LAYOUT or (e.tag == "td" and len(e.text_content()) > 300))
+        for e in box.iterdescendants()))
+
+
+def in_footer(line: Line) -> bool:
+    """Whether a line is in a footer: of the page or of a section (its tags, share buttons)."""
+    return any(e.tag == "footer" or e.get("role") == "contentinfo" for e in line.lineage)
+
+
+def is_caption(line: Line, figures: set[HtmlElement]) -> bool:
+    """Whether a line is the caption of a photo: in one of `figures` (the page's figure and
+    figcaption elements), and no link."""
+    return line.linked < 0.5 and not figures.isdisjoint(line.lineage)
 
 
 def span(lines: list[Line], index: int, element: HtmlElement) -> tuple[int, int]:
@@ -104,14 +129,16 @@ def span(lines: list[Line], index: int, element: HtmlElement) -> tuple[int, int]
     return first, last
 
 
-def block_from(lines: list[Line], index: int, others: set[int], title_at: int | None) -> tuple[int, int]:
+def block_from(lines: list[Line], index: int, others: set[int], title_at: int | None,
+               kept: frozenset[int] = frozenset()) -> tuple[int, int]:
     """The lines of the largest block that starts with line `index` (nothing of substance
-    before it) and holds neither the title (line `title_at`) nor another of `others`."""
+    before it) and holds neither the title (line `title_at`) nor another of `others`, nor
+    any of the lines `kept`."""
     found = (index, index)
     element = lines[index].owner
     while (parent := element.getparent()) is not None and parent.tag != "body":
         first, last = span(lines, index, parent)
-        holds_another = any(first <= other <= last for other in others if other != index)
+        holds_another = any(first <= other <= last for other in (*others, *kept) if other != index)
         after_text = any(r.kind == "substantial" and not r.noise for r in lines[first:index])
         if holds_another or after_text or inside(title_at, [(first, last)]):
             break

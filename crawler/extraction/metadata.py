@@ -66,13 +66,30 @@ def page_date(lines: list[Line], title_at: int | None, body_start: int | None, w
     return dt.date.fromisoformat(found) if found else None
 
 
+_NUMERIC = re.compile(r"(?<!\d)(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})(?!\d)")
+
+
+def states_date(folded: str, words: Words, date: dt.date) -> bool:
+    """Whether a line states `date`: written ("15 september 2022") or in figures, day or month
+    first ("14/06/2023", "06/14/2023", "2023-06-14")."""
+    if any(_date_of(match, words) == date for match in words.date.finditer(folded)):
+        return True
+    for a, b, c in _NUMERIC.findall(folded):
+        for y, m, d in ((c, b, a), (c, a, b), (a, b, c)):
+            if len(y) == 4 and (int(y), int(m), int(d)) == (date.year, date.month, date.day):
+                return True
+    return False
+
+
+def _date_of(match: re.Match[str], words: Words) -> dt.date | None:
+    found = {name[0]: value for name, value in match.groupdict().items() if value}
+    try:
+        month = words.months.get(found["m"]) or int(found["m"])
+        return dt.date(int(found["y"]), month, int(re.match(r"\d+", found["d"])[0]))
+    except ValueError:  # "31 february 2022"
+        return None
+
+
 def written_date(folded: str, words: Words) -> dt.date | None:
     """The first date written in a line, e.g. "15 september 2022", "31 يوليو 2025"."""
-    for match in words.date.finditer(folded):
-        found = {name[0]: value for name, value in match.groupdict().items() if value}
-        try:
-            month = words.months.get(found["m"]) or int(found["m"])
-            return dt.date(int(found["y"]), month, int(re.match(r"\d+", found["d"])[0]))
-        except ValueError:  # "31 february 2022"
-            continue
-    return None
+    return next(filter(None, (_date_of(match, words) for match in words.date.finditer(folded))), None)

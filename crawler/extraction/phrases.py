@@ -59,6 +59,9 @@ def cut(text: str, pattern: re.Pattern[str]) -> str:
 _WORD = re.compile(r"[\w']+")
 _NUMBER = re.compile(r"\d+(?:st|nd|rd|th|er|h\d*)?")  # 12, 1st, 1er, 10h30
 _NOT_LETTERS = re.compile(r"[\W\d_]+")
+# 14/06/2023, 06/14/2023, 2023/06/14, 14.06.2023: a date line even where day and month cannot be told apart
+_NUMERIC_DATE = re.compile(r"(?<!\d)(?:\d{1,2}[/.]\d{1,2}[/.]\d{2,4}|\d{4}[/.-]\d{1,2}[/.-]\d{1,2})(?!\d)")
+_SENTENCE_END = re.compile(r"[.!?…][\s\"'”»)]*$")
 
 
 def alnum(text: str) -> int:
@@ -66,12 +69,20 @@ def alnum(text: str) -> int:
     return sum(map(str.isalnum, text))
 
 
+_ARABIC_WORD = re.compile(r"(?<!\w)(?:ال)?([\u0621-\u064a]\w*)")
+
+
+def _escape(phrase: str) -> str:
+    """A folded phrase as a regex; an Arabic word with or without the article (تعليقات, التعليقات)."""
+    return _ARABIC_WORD.sub(lambda m: f"(?:ال)?{m[1]}", re.escape(phrase))
+
+
 def _alternation(phrases, glued: bool = False) -> str:
     """A regex matching any of the phrases as whole words; with `glued`, phrases of several
     words also where inline markup glued them to a neighbour ("dissatisfiedExtremely")."""
     folded = sorted({fold(p) for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
-    words = "|".join(re.escape(p) for p in folded if not glued or " " not in p)
-    spans = "|".join(re.escape(p) for p in folded if glued and " " in p)
+    words = "|".join(_escape(p) for p in folded if not glued or " " not in p)
+    spans = "|".join(_escape(p) for p in folded if glued and " " in p)
     return "|".join(filter(None, (spans, words and rf"(?<!\w)(?:{words})(?!\w)")))
 
 
@@ -133,13 +144,37 @@ class Words:
         words = folded.count(" ") + 1
         if words > 40:
             return False
-        if words <= 16 and all(w in self.furniture or _NUMBER.fullmatch(w) for w in _WORD.findall(folded)):
+        tokens = [w for w in _WORD.findall(folded) if len(w) > 1]  # "f", "t": share buttons' letters
+        if words <= 16 and tokens and all(map(self._is_furniture_word, tokens)):
             return True  # nothing but dates, times, counts and furniture words
         if words <= 30 and self.labels.match(folded):
             return True
         if words <= 6 and self.bylines.match(folded) and not folded.endswith((".", "!", "?")):
             return True
         return bool(self.footer.search(folded))
+
+    def _is_furniture_word(self, word: str) -> bool:
+        # Arabic writes the article into the word: "المشاهدات" is "مشاهدات" (views), "الوسوم" "وسوم"
+        return (word in self.furniture or bool(_NUMBER.fullmatch(word))
+                or (word.startswith("ال") and word[2:] in self.furniture))
+
+    @functools.lru_cache(maxsize=8192)  # noqa: B019 -- one Words per vocabulary, for the process's life
+    def is_meta(self, folded: str) -> bool:
+        """A line that dates or counts the post rather than telling it: a date or byline line with
+        its date ("By Media Department, 15 September 2022 · Views: 8,557", "Soumis par … le mer
+        14/06/2023 - 10:12"), a counter ("2,812 views", "Lu 2 812 fois", "(23)"). Never a sentence."""
+        words = _WORD.findall(folded)
+        if not words or _SENTENCE_END.search(folded) or folded.endswith(","):
+            return False
+        if self.has_date(folded):  # a few words besides the dates: "Posted by X on …, updated …"
+            rest = _WORD.findall(_NUMERIC_DATE.sub(" ", self.date.sub(" ", folded)))
+            return sum(not w.isdigit() for w in rest) <= 10
+        # a count and a word or two: "2,812 views", "Hits: 2812", "2 min read", "34 Shares"
+        counted = sum(any(c.isdigit() for c in w) for w in words)
+        return len(words) <= 4 and counted > 0 and len(words) - counted <= 2
+
+    def has_date(self, folded: str) -> bool:
+        return bool(self.date.search(folded) or _NUMERIC_DATE.search(folded))
 
     @functools.lru_cache(maxsize=8192)  # noqa: B019 -- one Words per vocabulary, for the process's life
     def is_noise(self, folded: str) -> bool:

@@ -1,0 +1,184 @@
+"""The release's own text among a page's lines, from trafilatura's paragraphs: each found in the
+page and kept only where an article's text stands (after the title, in the main content, outside
+teasers, asides and widgets, not a meta, link or footer line), cut where the page's furniture
+takes over, completed with the lines trafilatura skipped; else the lines after the title; else a
+photo post's captions."""
+
+from __future__ import annotations
+
+from crawler.extraction.lines import HEADINGS, Line, Span, alike, in_footer, inside, is_text, same_block
+from crawler.extraction.metadata import is_site_name
+from crawler.extraction.page import REPEATED, SENTENCE_END, Located, Page, is_link_label, key
+from crawler.extraction.phrases import alnum, fold
+
+
+def located_paragraphs(page: Page, paragraphs: list[str]) -> list[Located]:
+    """trafilatura's paragraphs, each with the line that holds it; widgets, furniture, link
+    labels and repeats left out."""
+    located: list[Located] = []
+    used: set[int] = set()
+    for paragraph in paragraphs:
+        if page.is_noise(paragraph):
+            continue
+        at = page.locate(paragraph, used)
+        if at is None:
+            located.append((paragraph, at))
+        elif at != REPEATED and not is_link_label(page.lines[at]):
+            located.append((paragraph, at))
+            used.add(at)
+    return located
+
+
+def in_page_order(located: list[Located]) -> list[Located]:
+    """trafilatura's paragraphs in the order of the page (it may put the title and a meta block
+    it found late after the text); one not found stays after the one before it."""
+    positions, last = [], -1
+    for _, at in located:
+        last = at if at is not None else last
+        positions.append(last)
+    return [paragraph for _, _, paragraph in sorted(zip(positions, range(len(located)), located, strict=True))]
+
+
+def unglued_lines(page: Page, located: list[Located]) -> list[Located]:
+    """Paragraphs of trafilatura's that glue the title, the date line, counters or menu items
+    to the text (all inline in one block, parted by line breaks), without those lines."""
+    out: list[Located] = []
+    for text, at in located:
+        if at is None or len(key(text)) <= len(page.keys[at]):
+            out.append((text, at))
+            continue
+        covered = page.covered(text, at)
+        first = 0
+        while first < len(covered) and _is_chrome(page, covered[first], covered, first):
+            first += 1
+        last = len(covered)
+        while last > first and _is_chrome(page, covered[last - 1], covered, None):
+            last -= 1
+        if (first, last) == (0, len(covered)):
+            out.append((text, at))
+        else:  # and without the cells and captions among its lines: never text (see TRAFILATURA_OPTIONS)
+            out.extend(page.paragraphs([(page.lines[i].text, i) for i in covered[first:last]
+                                        if not page.in_figure_or_data_table(page.lines[i])]))
+    return out
+
+
+def _is_chrome(page: Page, index: int, covered: list[int], leading: int | None) -> bool:
+    """Whether line `index` of a glued paragraph is the title or the page's: furniture, links;
+    at its head (`leading`: its place in `covered`) also a meta line, where the title or chrome
+    came before it or the text that follows is another block's (a line of a hard-wrapped
+    paragraph may hold a date)."""
+    line = page.lines[index]
+    if index == page.title_at or line.noise or line.linked >= 0.5:
+        return True
+    if leading is None or not page.words.is_meta(line.folded):
+        return False
+    after = next((i for i in covered[leading + 1:] if not page.words.is_meta(page.lines[i].folded)), None)
+    return leading > 0 or (after is not None and page.lines[after].owner is not line.owner)
+
+
+def article_text(page: Page, located: list[Located], title: str, asides: list[Span]) -> list[Located]:
+    """The paragraphs that stand where an article's text does: after the title, in the main
+    content, outside teasers of other posts, asides and widgets; no meta, link or footer line."""
+    title_key = key(title)
+    return [(text, at) for text, at in located if key(text) != title_key and (
+        not page.words.is_meta(fold(text)) if at is None else not (
+            (page.title_at is not None and at < page.title_at) or inside(at, asides)
+            or page.lines[at].linked >= 0.5 or page.is_meta(at) or in_footer(page.lines[at])
+            or page.outside_main(at)))]
+
+
+def lines_after_title(page: Page) -> list[Located]:
+    """The text lines after the title, as paragraphs: where trafilatura took teasers or widgets
+    for the content."""
+    if page.title_at is None:
+        return []
+    after = enumerate(page.lines[page.title_at + 1:], page.title_at + 1)
+    return page.paragraphs([(r.text, i) for i, r in after if r.kind == "substantial" and is_text(r, page.layout)
+                            and not is_site_name(r.text, page.words)])
+
+
+def main_stretch(page: Page, body: list[Located], cards: list[Span]) -> list[Located]:
+    """Cut the body where the page's furniture or teasers come between two paragraphs of
+    different blocks, and keep the stretches up to the longest one: what follows it is
+    footer, comments, sidebars."""
+    # Tables and figures are the article's own, even when their cells look like counters.
+    marks = sorted({i for i, r in enumerate(page.lines) if r.noise
+                    and not any(e.tag in ("table", "figure") for e in r.lineage)} | {c[0] for c in cards})
+    stretches: list[list[Located]] = [[]]
+    previous = None
+    for text, at in body:
+        if (at is not None and previous is not None and not same_block(page.lines[previous], page.lines[at])
+                and any(previous < m < at for m in marks)):
+            stretches.append([])
+        stretches[-1].append((text, at))
+        previous = at if at is not None else previous
+    longest = max(range(len(stretches)), key=lambda i: sum(alnum(t) for t, _ in stretches[i]))
+    return [paragraph for stretch in stretches[: longest + 1] for paragraph in stretch]
+
+
+def not_past_the_end(page: Page, body: list[Located], ends: list[int]) -> list[Located]:
+    """Nothing, when the body only starts past the end of the article (a teaser, aside or form
+    box after the title) and does not read as text: no sentence, no list of items. What is left
+    there is the site's (its address, a slogan); a release's text before a box would come first."""
+    start = next((at for _, at in body if at is not None), None)
+    if start is None or page.title_at is None or not any(page.title_at < end < start for end in ends):
+        return body
+    end = min(end for end in ends if page.title_at < end < start)
+    if any(page.title_at < i < end for i in page.captions):
+        return []  # the post is its photos, before the box: their captions are its words
+    items = [page.lines[at].owner.getparent() for _, at in body
+             if at is not None and page.lines[at].owner.tag == "li"]
+    if any(SENTENCE_END.search(text) for text, _ in body) or any(items.count(e) > 1 for e in items):
+        return body
+    return []
+
+
+def fill_gaps(page: Page, body: list[Located]) -> list[Located]:
+    """Add the lines trafilatura skipped among the article's own (a short lead-in line, a
+    repeated paragraph, a last paragraph with a link): text blocks beside a body paragraph, of
+    the shape of the body's paragraphs, up to the next paragraph or the first line that is not
+    text; figures and tables are passed over."""
+    spans = [(at, page.last_line(text, at)) if at is not None else None for text, at in body]
+    taken = {i for found in spans if found for i in range(found[0], found[1] + 1)}
+    shapes = list({page.lines[at].owner: at for _, at in body if at is not None}.values())
+    filled: list[Located] = []
+    for n, (text, at) in enumerate(body):
+        if at is not None and not any(spans[:n]):  # before the first paragraph, back to the title
+            before = _beside(page, [at], range(at - 1, -1, -1), taken, heading=False)
+            filled.extend(page.paragraphs(before[::-1]))
+        filled.append((text, at))
+        if at is not None:
+            following = next((found[0] for found in spans[n + 1:] if found), None)
+            lines = range(spans[n][1] + 1, following if following is not None else len(page.lines))
+            filled.extend(page.paragraphs(_beside(page, shapes, lines, taken, heading=following is not None)))
+    return filled
+
+
+def _beside(page: Page, paragraphs: list[int], indices: range, taken: set[int],
+            heading: bool) -> list[tuple[str, int]]:
+    """The lines at `indices`, in order, that are article text of the shape of one of the body
+    paragraphs at lines `paragraphs`, up to the first that is not."""
+    found = []
+    for i in indices:
+        line = page.lines[i]
+        if page.in_figure_or_data_table(line):
+            continue
+        if (i in taken or i <= (page.title_at or -1) or not _joins(page, line, paragraphs, heading)
+                or page.is_meta(i)):
+            break
+        found.append((line.text, i))
+    return found
+
+
+def _joins(page: Page, line: Line, paragraphs: list[int], heading: bool) -> bool:
+    """Whether a line is article text that may stand beside body paragraphs of the shape of those
+    at lines `paragraphs`."""
+    return (is_text(line, page.layout) and (heading or line.owner.tag not in HEADINGS)
+            and any(alike(line.owner, page.lines[p].owner) for p in paragraphs))
+
+
+def captions(page: Page, asides: list[Span]) -> list[Located]:
+    """The captions of the photos after the title, outside teasers and asides."""
+    start = page.title_at + 1 if page.title_at is not None else 0
+    return page.paragraphs([(line.text, i) for i, line in enumerate(page.lines[start:], start)
+                            if i in page.captions and not line.noise and not inside(i, asides)])
