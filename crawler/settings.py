@@ -7,8 +7,9 @@ the setting (crawler/config.py).
 """
 
 # Modules, not names: Scrapy takes every upper-case name of this module for a setting.
+import storage
 from crawler import sites
-from storage import db, runs
+from storage import runs
 
 BOT_NAME = "newswatch"
 SPIDER_MODULES = ["crawler.spiders"]
@@ -22,7 +23,7 @@ ADDONS = {"crawler.config.Environment": 0}
 NEWSWATCH_SITE = sites.DEFAULT_SITE
 NEWSWATCH_SITE_URL = ""
 NEWSWATCH_LANGUAGES: list[str] = []
-NEWSWATCH_DATABASE_URL = db.DEFAULT_DATABASE_URL
+NEWSWATCH_DATABASE_URL = storage.DEFAULT_DATABASE_URL
 
 # Trust: a run with more failed article fetches than this share is incomplete (no removals);
 # an extraction shorter than this share of the stored text is a failure, not an edit.

@@ -13,7 +13,8 @@ from alembic import context
 from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 
-from storage.db import DEFAULT_DATABASE_URL, make_engine, migration_transaction
+from storage import DEFAULT_DATABASE_URL
+from storage.db import make_engine, migration_transaction
 from storage.models import Base
 
 config = context.config
