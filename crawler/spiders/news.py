@@ -81,6 +81,7 @@ class NewsSpider(scrapy.Spider):
         self.recent_days = settings.getint("NEWSWATCH_RECENT_DAYS")
         self.revalidate_days = settings.getint("NEWSWATCH_REVALIDATE_DAYS")
         self.sitemaps = settings.getbool("NEWSWATCH_SITEMAPS")
+        self.today = config.today(settings)
         self.max_sitemap_size = settings.getint("DOWNLOAD_MAXSIZE")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
@@ -92,9 +93,8 @@ class NewsSpider(scrapy.Spider):
         if self.sitemaps:
             yield scrapy.Request(self.site_url + "/robots.txt", callback=self.parse_robots,
                                  errback=self.robots_missing, meta={"dont_retry": True})
-        today = dt.date.today()
         for article in self.known.values():
-            reason = self.due(article, today)
+            reason = self.due(article, self.today)
             if self.full or reason:
                 yield self.article_request(article.url, conditional=reason == RECENT)
 
