@@ -214,6 +214,7 @@ def run_stats(stats: dict) -> dict[str, Any]:
         "listing_failed": stats.get("newswatch/listing_failed", 0),
         "articles_gone": stats.get("newswatch/articles_gone", 0),
         "articles_moved": stats.get("newswatch/articles_moved", 0),
+        "move_checks": stats.get("newswatch/move_checks", 0),
         "not_modified": stats.get("newswatch/not_modified", 0),
         "feeds": stats.get("newswatch/feeds", 0),
         "sitemaps": stats.get("newswatch/sitemaps", 0),

@@ -8,7 +8,9 @@ whatever the server's validators say, and stops paging through a listing once a 
 holds only known articles: a night costs what changed. A full run (`-a mode=full`) walks
 every listing page and downloads every known article. Article requests do not
 follow redirects by themselves: a redirect to another article is a move, a redirect to a
-non-article page a removal.
+non-article page a removal. An unknown URL on a listing, feed or sitemap makes an incremental
+run re-check the known releases it may be (crawler.moves), so a move is seen the night its new
+URL appears, as a full run sees it.
 
 Feeds and XML sitemaps are used when the site offers them and never required. Sitemaps are
 those robots.txt lists, else, per language site (each is its own WordPress site), the first
@@ -34,6 +36,7 @@ from twisted.python.failure import Failure
 from crawler import config
 from crawler import signals as newswatch_signals
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleUnchanged
+from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
 from crawler.urls import article_ref, canonicalize, language_of
@@ -56,6 +59,8 @@ class NewsSpider(scrapy.Spider):
         self._arguments = {"languages": languages, "mode": mode}
         self.known: Mapping[str, repository.KnownArticle] = {}
         self.all_known_pages: dict[str, int] = {}
+        self.moves: MoveCandidates  # built in start(), from the known articles
+        self.move_checked: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -86,6 +91,7 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self._read_settings()
+        self.moves = MoveCandidates(self.known.values(), self.profile)
         for language in self.languages:
             yield self.listing_request(self.site_url + quote(self.profile.listing_paths[language]), language)
             yield scrapy.Request(self.site_url + f"/{language}/feed/", callback=self.parse_feed,
@@ -131,6 +137,23 @@ class NewsSpider(scrapy.Spider):
                   "handle_httpstatus_list": [*REDIRECTS, NOT_MODIFIED, *GONE]},
         )
 
+    def discovered(self, url: str) -> Iterator[scrapy.Request]:
+        """An unknown article: request it, and (incremental) the known releases it may be, moved.
+
+        Those not due tonight are downloaded too (crawler.moves), so that a 301 from a known URL
+        to this one is seen in this run, as a full run sees it: the move is then one edit of the
+        known release, never a new release. A known release is re-checked once per run.
+        """
+        yield self.article_request(url)
+        if self.full:
+            return  # every known article is requested anyway
+        for article in self.moves.of(url):
+            if article.url in self.move_checked or self.due(article, self.today):
+                continue
+            self.move_checked.add(article.url)
+            self.crawler.stats.inc_value("newswatch/move_checks")
+            yield self.article_request(article.url, conditional=False)
+
     def parse_listing(self, response: Response, language: str) -> Iterator[scrapy.Request]:
         """Request the articles it links to and the next listing page; article text comes from article pages."""
         if not isinstance(response, TextResponse):
@@ -152,7 +175,8 @@ class NewsSpider(scrapy.Spider):
             elif ref is None and not urlsplit(url).query and (match := listing.match(unquote(urlsplit(url).path))):
                 pages[int(match.group(1) or 1)] = url
         new = [url for url in dict.fromkeys(articles) if url not in self.known]
-        yield from (self.article_request(url) for url in new)
+        for url in new:
+            yield from self.discovered(url)
         if self.full:
             yield from (self.article_request(url) for url in articles if url in self.known)
         if articles and not new:
@@ -172,7 +196,7 @@ class NewsSpider(scrapy.Spider):
         for link in response.xpath("//item/link/text()").getall():
             url = canonicalize(link.strip(), self.profile, self.site_url)
             if url and url not in self.known and (ref := article_ref(url, self.profile)) and ref.language in self.languages:
-                yield self.article_request(url)
+                yield from self.discovered(url)
 
     def feed_missing(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("newswatch/feed_missing")
@@ -226,7 +250,9 @@ class NewsSpider(scrapy.Spider):
         for url, lastmod in located:
             if url and (ref := article_ref(url, self.profile)) and ref.language in self.languages:
                 known = self.known.get(url)
-                if known is None or (not self.full and edited_since(lastmod, known.checked_at)):
+                if known is None:
+                    yield from self.discovered(url)
+                elif not self.full and edited_since(lastmod, known.checked_at):
                     # The sitemap says it changed: a 304 from stale validators must not hide that.
                     yield self.article_request(url, conditional=False)
 
