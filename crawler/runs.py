@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 
 from crawler import config
 from crawler import signals as newswatch_signals
-from crawler.urls import canonicalize
-from storage import repository, runs
+from crawler.sites import SiteProfile
+from storage import addresses, repository, runs
 from storage.db import make_engine, migrate
 
 logger = logging.getLogger(__name__)
@@ -137,6 +137,7 @@ def _start(crawler, engine: Engine) -> Run:
     profile = config.site_profile(settings)
     claim = _claim(engine, profile.name, dt.timedelta(minutes=settings.getfloat("NEWSWATCH_LOCK_STALE_MINUTES")))
     try:
+        _rehome(engine, profile)
         known = _known_articles(engine, settings)
     except SQLAlchemyError as error:
         with Session(engine) as session, session.begin():
@@ -169,13 +170,26 @@ class _Reported(logging.Filter):
         return not (record.exc_info and record.exc_info[1] is self.error)
 
 
+def _rehome(engine: Engine, profile: SiteProfile) -> None:
+    """Stored URLs onto the site's origin, if some are elsewhere: after the profile names a new
+    origin, the releases stored under the old one are the same releases (storage.addresses)."""
+    with Session(engine) as session, session.begin():
+        rehomed = addresses.rehome(session.connection(), profile.name, profile.origin)
+    if rehomed.moved:
+        logger.info("%d stored articles of %s moved onto the site's origin %s", rehomed.moved, profile.name,
+                    profile.origin)
+
+
 def _known_articles(engine: Engine, settings) -> dict[str, repository.KnownArticle]:
-    """The articles stored for this site and these languages, at this site URL (by canonical URL)."""
-    profile, site_url = config.site_profile(settings), config.site_url(settings)
+    """The articles stored for this site and these languages (by canonical URL, on the site's origin).
+
+    Where this crawl fetches from (NEWSWATCH_SITE_URL) plays no part: a release stored from the
+    site, a mirror or an older address of it is the same release.
+    """
+    profile = config.site_profile(settings)
     with Session(engine) as session:
-        known = repository.known_articles(session, profile.name, config.languages(settings))
-    # An article stored from another site URL (a mirror elsewhere) is not this crawl's to re-check.
-    return {article.url: article for article in known if canonicalize(article.url, profile, site_url) == article.url}
+        known = repository.known_articles(session, profile.name, config.languages(settings), profile.origin)
+    return {article.url: article for article in known}
 
 
 def run_status(reason: str, stats: dict, max_failure_rate: float) -> str:

@@ -202,14 +202,16 @@ class KnownArticle:
     checked_at: dt.datetime
 
 
-def known_articles(session: Session, site: str, languages: Sequence[str]) -> list[KnownArticle]:
-    """The stored articles of `site` in `languages`, so a crawl re-checks them (oldest id first)."""
+def known_articles(session: Session, site: str, languages: Sequence[str], origin: str) -> list[KnownArticle]:
+    """The stored articles of `site` in `languages` at URLs on `origin`, so a crawl re-checks them
+    (oldest id first). One left on another origin (storage.addresses) is history only."""
     rows = session.execute(
         select(Article.id, Article.canonical_url, ArticleVersion.published, Article.etag, Article.last_modified,
                CrawlRun.started_at)
         .join(ArticleVersion, ArticleVersion.id == Article.current_version_id, isouter=True)
         .join(CrawlRun, CrawlRun.id == Article.last_seen_run_id)
-        .where(Article.site == site, Article.language.in_(languages))
+        .where(Article.site == site, Article.language.in_(languages),
+               Article.canonical_url.startswith(origin.rstrip("/") + "/", autoescape=True))
         .order_by(Article.id)
     )
     return [KnownArticle(*row) for row in rows]

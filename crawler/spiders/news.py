@@ -39,7 +39,7 @@ from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleUnchang
 from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
-from crawler.urls import article_ref, canonicalize, language_of
+from crawler.urls import article_ref, canonicalize, language_of, on_origin
 from storage import repository
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -114,12 +114,13 @@ class NewsSpider(scrapy.Spider):
         return SHARE if article.id % self.revalidate_days == today.toordinal() % self.revalidate_days else None
 
     def listing_request(self, url: str, language: str) -> scrapy.Request:
-        return scrapy.Request(url, callback=self.parse_listing, errback=self.fetch_failed,
+        return scrapy.Request(on_origin(url, self.site_url), callback=self.parse_listing, errback=self.fetch_failed,
                               cb_kwargs={"language": language}, meta={"listing": True})
 
     def article_request(self, url: str, *, conditional: bool = True, fetch_url: str | None = None,
                         hops: int = 0) -> scrapy.Request:
-        """A request for the article `url`; `conditional` (in incremental mode) when we hold its validators.
+        """A request for the article `url` (canonical: on the site's origin), fetched from the crawl's
+        site URL unless `fetch_url` says where; `conditional` (in incremental mode) when we hold its validators.
 
         A full run never trusts a 304: it downloads and compares everything.
         Redirects, 304 and 404/410 reach `parse_article` instead of Scrapy's middlewares.
@@ -131,7 +132,7 @@ class NewsSpider(scrapy.Spider):
         if known is not None and known.last_modified:
             headers["If-Modified-Since"] = known.last_modified
         return scrapy.Request(
-            fetch_url or url, callback=self.parse_article, errback=self.fetch_failed, headers=headers,
+            fetch_url or on_origin(url, self.site_url), callback=self.parse_article, errback=self.fetch_failed, headers=headers,
             dont_filter=fetch_url is not None,
             meta={"article_url": url, "hops": hops, "dont_redirect": True,
                   "handle_httpstatus_list": [*REDIRECTS, NOT_MODIFIED, *GONE]},
@@ -223,7 +224,7 @@ class NewsSpider(scrapy.Spider):
 
     def sitemap_request(self, url: str, fallbacks: tuple[str, ...] = ()) -> scrapy.Request:
         """A sitemap (or index); not retried: it is a bonus, and tomorrow's run asks again."""
-        return scrapy.Request(url, callback=self.parse_sitemap, errback=self.sitemap_failed,
+        return scrapy.Request(on_origin(url, self.site_url), callback=self.parse_sitemap, errback=self.sitemap_failed,
                               meta={"fallbacks": fallbacks, "dont_retry": True})
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
