@@ -175,9 +175,8 @@ def _rehome(engine: Engine, profile: SiteProfile) -> None:
     origin, the releases stored under the old one are the same releases (storage.addresses)."""
     with Session(engine) as session, session.begin():
         rehomed = addresses.rehome(session.connection(), profile.name, profile.origin)
-    if rehomed.moved:
-        logger.info("%d stored articles of %s moved onto the site's origin %s", rehomed.moved, profile.name,
-                    profile.origin)
+    if rehomed.moved:  # those left apart stay so, night after night: said once, when the others moved
+        logger.info("%s (%s): %s", profile.name, profile.origin, rehomed)
 
 
 def _known_articles(engine: Engine, settings) -> dict[str, repository.KnownArticle]:

@@ -10,14 +10,11 @@ to another article stays where it is, with its history.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import sqlalchemy as sa
 from sqlalchemy import Connection
-
-logger = logging.getLogger(__name__)
 
 # Only the columns this module reads and writes, which every revision since 0001 has: the
 # migration that first calls `rehome` runs before any later change to the table.
@@ -31,6 +28,11 @@ class Rehomed:
 
     moved: int
     kept_apart: tuple[str, ...]  # their URL on the origin belongs to another article
+
+    def __str__(self) -> str:
+        kept = (f"; {len(self.kept_apart)} left at their URL, which on the origin belongs to another article "
+                f"(the same release stored from two addresses), e.g. {self.kept_apart[0]}") if self.kept_apart else ""
+        return f"{self.moved} article URLs moved onto the site's origin{kept}"
 
 
 def _on_origin(url: str, origin: str) -> str:
@@ -69,8 +71,4 @@ def rehome(connection: Connection, site: str, origin: str) -> Rehomed:
             _ARTICLES.update().where(_ARTICLES.c.id == sa.bindparam("id_")).values(canonical_url=sa.bindparam("url_")),
             moves,
         )
-    if kept_apart:
-        logger.warning("%d stored articles of %s keep their URL on another origin: the same URL on %s belongs to "
-                       "another article (the same release, stored from two addresses), e.g. %s",
-                       len(kept_apart), site, origin, kept_apart[0])
     return Rehomed(len(moves), tuple(kept_apart))

@@ -15,6 +15,7 @@ article on the origin. No schema change; the downgrade leaves the URLs where the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from alembic import op
@@ -30,6 +31,7 @@ depends_on: str | Sequence[str] | None = None
 # import). A profile that names another origin later needs no migration: every crawl moves its
 # site's URLs onto its profile's origin as it starts (crawler/runs.py).
 SITE_ORIGINS = {"icesco": "https://icesco.org"}
+logger = logging.getLogger(f"alembic.{__name__}")
 
 
 def upgrade() -> None:
@@ -37,7 +39,9 @@ def upgrade() -> None:
         return  # `alembic upgrade --sql` cannot read the rows to move: run this revision online
     connection = op.get_bind()
     for site, origin in SITE_ORIGINS.items():
-        rehome(connection, site, origin)
+        rehomed = rehome(connection, site, origin)
+        if rehomed.moved or rehomed.kept_apart:
+            logger.info("%s: %s", site, rehomed)
 
 
 def downgrade() -> None:
