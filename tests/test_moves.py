@@ -119,8 +119,34 @@ def test_a_release_whose_slug_is_corrected_keeps_its_identity_when_only_the_site
     assert site.requests.count(oldest.path) == 1
 
 
-def known(url: str, published: dt.date | None = None, id_: int = 1) -> repository.KnownArticle:
-    return repository.KnownArticle(id_, url, published, None, None, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+@pytest.mark.parametrize("mode", ["full", "incremental"])
+def test_a_release_whose_date_and_slug_are_both_corrected_is_one_edit_in_every_mode(site, tmp_path, engine, crawl,
+                                                                                    mode):
+    releases = english(6)
+    oldest = releases[-1]
+    new_date = oldest.published - dt.timedelta(days=1)
+    assert new_date not in {r.published for r in releases}  # no known release shares its new date
+    fixed = dataclasses.replace(oldest, slug=oldest.slug + "-in-rabat", published=new_date)
+    write_mirror(tmp_path / "night1", releases, golden=False, per_page=2, lastmod=lambda r: OLD)
+    crawl(site.base_url, engine, NEWSWATCH_LANGUAGES="en", NEWSWATCH_TODAY=(NIGHT - dt.timedelta(days=1)).isoformat())
+    tonight = tmp_path / "night2"
+    write_mirror(tonight, [*releases[:-1], fixed], golden=False, per_page=2,
+                 lastmod=lambda r: dt.datetime.now(dt.UTC) if r is fixed else OLD)
+    (tonight / "rules.json").write_text(json.dumps({oldest.path: {"status": 301, "location": quote_path(fixed.path)}}))
+    site.snapshot = tonight
+
+    crawl(site.base_url, engine, NEWSWATCH_LANGUAGES="en", **{**NOTHING_DUE, "NEWSWATCH_MODE": mode})
+
+    run = latest_run(engine)
+    assert run.status == "complete"
+    # Nothing in its URL says which release it was: its title does, once its page is read.
+    assert reported(engine, run.id) == [{"kind": "edited", "path": fixed.path, "language": "en",
+                                         "fields": ["published"]}]
+    assert stored_paths(engine) == sorted(r.path for r in [*releases[:-1], fixed])
+
+
+def known(url: str, title: str | None = None, id_: int = 1) -> repository.KnownArticle:
+    return repository.KnownArticle(id_, url, None, None, None, dt.datetime(2026, 1, 1, tzinfo=dt.UTC), title)
 
 
 def test_the_candidates_of_a_move_share_the_language_and_the_slug_or_the_date():
@@ -148,3 +174,16 @@ def test_the_candidates_of_one_url_are_bounded():
     found = MoveCandidates(busy_day, ICESCO).of(f"{base}/en/2022/09/12/release-0-corrected/")
 
     assert len(found) == MAX_CANDIDATES
+
+
+def test_the_candidates_of_a_retitled_release_have_a_close_title_in_its_language():
+    base = ICESCO.origin
+    stored = [
+        known(f"{base}/en/2022/09/13/a/", "ICESCO and Kazakhstan Agree on Enhancing Cooperation in Science", 1),
+        known(f"{base}/en/2022/09/14/b/", "ICESCO Holds a Webinar on Heritage in Times of Crisis", 2),
+        known(f"{base}/fr/2022/09/13/c/", "ICESCO and Kazakhstan Agree on Enhancing Cooperation in Science", 3),
+    ]
+
+    found = MoveCandidates(stored, ICESCO).titled("en", "ICESCO and  Kazakhstan agree to enhance cooperation in science")
+
+    assert [a.id for a in found] == [1]

@@ -29,13 +29,14 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from crawler import config
 from crawler import signals as newswatch_signals
-from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleUnchanged
+from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord, ArticleUnchanged
 from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
@@ -60,7 +61,7 @@ class NewsSpider(scrapy.Spider):
         self.known: Mapping[str, repository.KnownArticle] = {}
         self.all_known_pages: dict[str, int] = {}
         self.moves: MoveCandidates  # built in start(), from the known articles
-        self.move_checked: set[str] = set()
+        self.rechecked: set[str] = set()  # known articles requested besides those due tonight
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -69,6 +70,7 @@ class NewsSpider(scrapy.Spider):
         # before the settings are checked and frozen; they are read once the crawl starts.
         config.from_spider_arguments(crawler.settings, spider._arguments)
         crawler.signals.connect(spider.run_started, signal=newswatch_signals.run_started)
+        crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
         return spider
 
     def run_started(self, run: Run) -> None:
@@ -146,12 +148,23 @@ class NewsSpider(scrapy.Spider):
         known release, never a new release. A known release is re-checked once per run.
         """
         yield self.article_request(url)
+        yield from self._move_checks(self.moves.of(url))
+
+    def item_scraped(self, item: object) -> None:
+        """A release read at an unknown URL: re-check the known releases of a close title not
+        checked yet (their slug and date were both corrected: `discovered` could not tell)."""
+        if isinstance(item, ArticleRecord) and item.page.url not in self.known:
+            for request in self._move_checks(self.moves.titled(item.content.language, item.content.title)):
+                self.crawler.engine.crawl(request)
+
+    def _move_checks(self, candidates: Iterable[repository.KnownArticle]) -> Iterator[scrapy.Request]:
+        """Downloads of the known releases a new URL may be that this run does not request otherwise."""
         if self.full:
             return  # every known article is requested anyway
-        for article in self.moves.of(url):
-            if article.url in self.move_checked or self.due(article, self.today):
+        for article in candidates:
+            if article.url in self.rechecked or self.due(article, self.today):
                 continue
-            self.move_checked.add(article.url)
+            self.rechecked.add(article.url)
             self.crawler.stats.inc_value("newswatch/move_checks")
             yield self.article_request(article.url, conditional=False)
 
@@ -255,6 +268,7 @@ class NewsSpider(scrapy.Spider):
                     yield from self.discovered(url)
                 elif not self.full and edited_since(lastmod, known.checked_at):
                     # The sitemap says it changed: a 304 from stale validators must not hide that.
+                    self.rechecked.add(url)
                     yield self.article_request(url, conditional=False)
 
     def sitemap_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
