@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from crawler.sites import ICESCO
 from crawler.urls import canonicalize, on_origin
+from fixtures.sitegen import quote_path
 from monitor.mirror import Mirror
 from storage import repository
 from storage.changes import list_changes
@@ -98,6 +99,36 @@ def test_releases_stored_under_an_older_origin_of_the_site_are_the_same_releases
     assert run.status == "complete" and run.stats["articles_new"] == 0 and run.stats["versions_written"] == 0
     assert reported(engine, run.id) == []
     assert stored_urls(engine) == before
+
+
+def redirecting_everything(folder, snapshot, new_address: str):
+    """A snapshot of the site at its old address: every page answers 301 to its path at `new_address`."""
+    folder.mkdir()
+    (folder.parent / snapshot.name).symlink_to(snapshot)
+    (folder / "snapshot.json").write_text(json.dumps({"base": snapshot.name}))
+    pages = ["/" + str(page.parent.relative_to(snapshot)) + "/" for page in snapshot.rglob("index.html")]
+    rules = {path: {"status": 301, "location": new_address + quote_path(path)} for path in pages}
+    (folder / "rules.json").write_text(json.dumps(rules, ensure_ascii=False))
+    return folder
+
+
+def test_a_site_that_moved_and_redirects_to_its_new_address_is_the_same_site(mirror, engine, crawl, snapshots,
+                                                                             tmp_path):
+    crawl(mirror.base_url, engine, *FULL)
+    before = stored_urls(engine)
+
+    with Mirror(snapshots / "v1").running() as new_address:  # NEWSWATCH_SITE_URL not told
+        mirror.snapshot = redirecting_everything(tmp_path / "moved", snapshots / "v1", new_address.base_url)
+        result = crawl(mirror.base_url, engine, *FULL)
+        answered = [path for path in new_address.requests if ICESCO.article_path.match(path)]
+        moved_to = urlsplit(new_address.base_url).netloc
+
+    run = latest_run(engine)
+    assert run.status == "complete" and run.stats["articles_gone"] == 0
+    assert reported(engine, run.id) == []  # not a removal of every release
+    assert stored_urls(engine) == before
+    assert len(set(answered)) == len(before)  # every release was read at its new address
+    assert result.stderr.count(f"the site answers from {moved_to}, which is not {mirror.base_url}") == 1
 
 
 # --------------------------------------------------------------------------- the migration of old databases

@@ -40,7 +40,7 @@ from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord,
 from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
-from crawler.urls import article_ref, canonicalize, language_of, on_origin
+from crawler.urls import article_ref, canonicalize, language_of, on_origin, site_hosts
 from storage import repository
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -62,6 +62,7 @@ class NewsSpider(scrapy.Spider):
         self.all_known_pages: dict[str, int] = {}
         self.moves: MoveCandidates  # built in start(), from the known articles
         self.rechecked: set[str] = set()  # known articles requested besides those due tonight
+        self.elsewhere: set[str] = set()  # hosts the site answered from besides its own (it moved)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -140,6 +141,25 @@ class NewsSpider(scrapy.Spider):
                   "handle_httpstatus_list": [*REDIRECTS, NOT_MODIFIED, *GONE]},
         )
 
+    def canonical(self, url: str, page_url: str) -> str | None:
+        """`url`, found on the page at `page_url`, as the canonical URL of a page of the site; None if off-site.
+
+        A page asked of the site that answers from another host (the site moved to a new address,
+        and its old one redirects there) makes that host one of the site's: its links, and the
+        pages it serves, are the site's. The crawl then costs a redirect per request: say so.
+        """
+        url_of_site = canonicalize(url, self.profile, self.site_url)
+        host = urlsplit(page_url).netloc.lower()
+        if url_of_site is not None or host in site_hosts(self.profile, self.site_url):
+            return url_of_site
+        url_of_site = canonicalize(url, self.profile, page_url)
+        if url_of_site is not None and article_ref(url_of_site, self.profile) and host not in self.elsewhere:
+            self.elsewhere.add(host)
+            self.crawler.stats.set_value("newswatch/site_elsewhere", sorted(self.elsewhere))
+            self.logger.warning("the site answers from %s, which is not %s: set NEWSWATCH_SITE_URL to its new "
+                                "address to save a redirect per request", host, self.site_url)
+        return url_of_site
+
     def discovered(self, url: str) -> Iterator[scrapy.Request]:
         """An unknown article: request it, and (incremental) the known releases it may be, moved.
 
@@ -180,7 +200,7 @@ class NewsSpider(scrapy.Spider):
         page = int(here.group(1) or 1) if here else 1
         articles, pages = [], {}
         for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
-            url = canonicalize(response.urljoin(href.strip()), self.profile, self.site_url)
+            url = self.canonical(response.urljoin(href.strip()), response.url)
             if url is None:
                 continue
             ref = article_ref(url, self.profile)
@@ -208,7 +228,7 @@ class NewsSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value("newswatch/feeds")
         for link in response.xpath("//item/link/text()").getall():
-            url = canonicalize(link.strip(), self.profile, self.site_url)
+            url = self.canonical(link.strip(), response.url)
             if url and url not in self.known and (ref := article_ref(url, self.profile)) and ref.language in self.languages:
                 yield from self.discovered(url)
 
@@ -219,7 +239,7 @@ class NewsSpider(scrapy.Spider):
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
         """The sitemaps robots.txt lists; a language site none of them lies under is probed."""
         found = sitemap_urls_from_robots(response.body, base_url=response.url)
-        listed = [url for url in dict.fromkeys(canonicalize(url, self.profile, self.site_url) for url in found) if url]
+        listed = [url for url in dict.fromkeys(self.canonical(url, response.url) for url in found) if url]
         yield from (self.sitemap_request(url) for url in listed)
         covered = {language_of(url, self.profile) for url in listed}
         yield from self.probe_sitemaps(language for language in self.languages if language not in covered)
@@ -248,7 +268,7 @@ class NewsSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value("newswatch/sitemaps")
         kind, entries = sitemap
-        located = ((canonicalize(e["loc"], self.profile, self.site_url), e.get("lastmod")) for e in entries)
+        located = ((self.canonical(e["loc"], response.url), e.get("lastmod")) for e in entries)
         if kind == "sitemapindex":
             yield from (self.sitemap_request(url) for url, _ in located
                         if url and language_of(url, self.profile) in (None, *self.languages))
@@ -307,7 +327,8 @@ class NewsSpider(scrapy.Spider):
     def _redirected(self, response: Response, url: str) -> Iterator[ArticleGone | ArticleMoved | scrapy.Request]:
         location = _header(response, b"Location")
         target_fetch = response.urljoin(location) if location else None
-        target = canonicalize(target_fetch, self.profile, self.site_url) if target_fetch else None
+        # The site's own redirect: a path of the site at another host is the site at a new address.
+        target = self.canonical(target_fetch, target_fetch) if target_fetch else None
         hops = response.meta["hops"] + 1
         if target == url and hops <= MAX_HOPS:
             # Another spelling of the same page (scheme, host, slash): fetch it as given.
