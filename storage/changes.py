@@ -128,5 +128,5 @@ def count_kinds(session: Session, run_id: int) -> dict[str, int]:
     """How many changes of each kind (all four, zeros included) the run found."""
     counts = dict.fromkeys(CHANGE_KINDS, 0)
     rows = session.execute(select(Change.kind, func.count()).where(Change.run_id == run_id).group_by(Change.kind))
-    counts.update(dict(rows))
+    counts.update(rows.all())  # rows, not the Result: dict() would take a Result (it has keys()) for a mapping
     return counts
