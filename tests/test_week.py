@@ -3,7 +3,9 @@
 The incremental mode re-reads an old release once per revalidation period, so its promise is
 about a week, not a night: every change of v2 reported exactly once within the period, nothing
 false on any night, and what is recent (or new, or moved) reported on the first night. The
-date of each night is injected with NEWSWATCH_TODAY; everything else is the nightly default.
+date of each night is injected with NEWSWATCH_TODAY; the recent window reaches back to the newest
+edited release; the rest is the nightly default, with the tests' FAST settings (no politeness
+delays on loopback) and extraction in the crawl's own process.
 """
 
 from __future__ import annotations
