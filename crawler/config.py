@@ -14,6 +14,7 @@ The readers below are what components use for settings that are more than a numb
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Mapping
@@ -99,6 +100,17 @@ def languages(settings: BaseSettings) -> tuple[str, ...]:
     return named or profile.languages
 
 
+def today(settings: BaseSettings) -> dt.date:
+    """The date a run counts from: NEWSWATCH_TODAY (tests, replays of past nights), else today's."""
+    value = settings.get("NEWSWATCH_TODAY")
+    if not value:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise BadSetting("NEWSWATCH_TODAY", value, "expected a date YYYY-MM-DD, or nothing for today's") from None
+
+
 def full_mode(settings: BaseSettings) -> bool:
     """Whether NEWSWATCH_MODE (or -a mode) asks for a full run rather than an incremental one."""
     mode = settings.get("NEWSWATCH_MODE")
@@ -132,6 +144,7 @@ def check(settings: BaseSettings) -> None:
     site_url(settings)
     languages(settings)
     full_mode(settings)
+    today(settings)
     for name, getter, sensible, expected in _NUMBERS:
         try:
             fits = sensible(getattr(settings, getter)(name))

@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from crawler import config
 from crawler import signals as newswatch_signals
+from crawler.sites import SiteProfile
 from crawler.summary import run_summary, start_line
-from crawler.urls import canonicalize
-from storage import repository, runs
+from storage import addresses, repository, runs
 from storage.db import make_engine, migrate
 
 logger = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ def _start(crawler, engine: Engine) -> Run:
     profile = config.site_profile(settings)
     claim = _claim(engine, profile.name, dt.timedelta(minutes=settings.getfloat("NEWSWATCH_LOCK_STALE_MINUTES")))
     try:
+        _rehome(engine, profile)
         known = _known_articles(engine, settings)
     except SQLAlchemyError as error:
         with Session(engine) as session, session.begin():
@@ -186,13 +187,25 @@ class _Reported(logging.Filter):
         return not (record.exc_info and record.exc_info[1] is self.error)
 
 
+def _rehome(engine: Engine, profile: SiteProfile) -> None:
+    """Stored URLs onto the site's origin, if some are elsewhere: after the profile names a new
+    origin, the releases stored under the old one are the same releases (storage.addresses)."""
+    with Session(engine) as session, session.begin():
+        rehomed = addresses.rehome(session.connection(), profile.name, profile.origin)
+    if rehomed.moved:  # those left apart stay so, night after night: said once, when the others moved
+        logger.info("%s (%s): %s", profile.name, profile.origin, rehomed)
+
+
 def _known_articles(engine: Engine, settings) -> dict[str, repository.KnownArticle]:
-    """The articles stored for this site and these languages, at this site URL (by canonical URL)."""
-    profile, site_url = config.site_profile(settings), config.site_url(settings)
+    """The articles stored for this site and these languages (by canonical URL, on the site's origin).
+
+    Where this crawl fetches from (NEWSWATCH_SITE_URL) plays no part: a release stored from the
+    site, a mirror or an older address of it is the same release.
+    """
+    profile = config.site_profile(settings)
     with Session(engine) as session:
-        known = repository.known_articles(session, profile.name, config.languages(settings))
-    # An article stored from another site URL (a mirror elsewhere) is not this crawl's to re-check.
-    return {article.url: article for article in known if canonicalize(article.url, profile, site_url) == article.url}
+        known = repository.known_articles(session, profile.name, config.languages(settings), profile.origin)
+    return {article.url: article for article in known}
 
 
 def run_status(reason: str, stats: dict, max_failure_rate: float) -> str:
@@ -221,6 +234,7 @@ def run_stats(stats: dict) -> dict[str, Any]:
         "listing_failed": stats.get("newswatch/listing_failed", 0),
         "articles_gone": stats.get("newswatch/articles_gone", 0),
         "articles_moved": stats.get("newswatch/articles_moved", 0),
+        "move_checks": stats.get("newswatch/move_checks", 0),
         "not_modified": stats.get("newswatch/not_modified", 0),
         "feeds": stats.get("newswatch/feeds", 0),
         "sitemaps": stats.get("newswatch/sitemaps", 0),

@@ -47,6 +47,9 @@ NEWSWATCH_REVALIDATE_DAYS = 7
 # XML sitemaps, when the site has them: new articles, and (incremental) articles whose lastmod is
 # later than our last check are fetched the same night. Never required; False to skip them.
 NEWSWATCH_SITEMAPS = True
+# The date the rolling share and the recent window are counted from (YYYY-MM-DD), for tests and
+# replays of past nights; empty: today's date.
+NEWSWATCH_TODAY = ""
 
 # Worker processes for extraction (0: in the crawl's own process).
 NEWSWATCH_EXTRACT_WORKERS = 2

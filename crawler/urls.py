@@ -23,14 +23,17 @@ class ArticleRef:
 
 def site_hosts(profile: SiteProfile, site_url: str) -> frozenset[str]:
     """Every host name (with port) under which the watched site is reached."""
-    return frozenset({*profile.host_aliases, urlsplit(site_url).netloc.lower()})
+    return frozenset({*profile.host_aliases, urlsplit(profile.origin).netloc.lower(), urlsplit(site_url).netloc.lower()})
 
 
 def canonicalize(url: str, profile: SiteProfile, site_url: str) -> str | None:
-    """The one spelling of a URL of the watched site, on `site_url`'s origin; None if off-site.
+    """The one spelling of a URL of the watched site, on the site profile's origin; None if off-site.
 
-    Percent-escape case, `www.`, trailing slash, tracking parameters and fragments
-    are all normalised, so every spelling of one page maps to one string.
+    A release's identity is its site's origin and its path: whether it was fetched from the
+    site (`https://icesco.org`, `www.`), a mirror of it or a new address (`site_url`, which is
+    one more host of the site) makes no other URL. Percent-escape case, `www.`, trailing slash,
+    tracking parameters and fragments are all normalised, so every spelling of one page maps to
+    one string.
     """
     try:
         cleaned = canonicalize_url(normalize_url(url, strict=True))
@@ -39,11 +42,17 @@ def canonicalize(url: str, profile: SiteProfile, site_url: str) -> str | None:
     parts = urlsplit(cleaned)
     if parts.scheme not in ("http", "https") or parts.netloc.lower() not in site_hosts(profile, site_url):
         return None
-    origin = urlsplit(site_url)
     path = parts.path or "/"
     if not path.endswith("/") and "." not in path.rsplit("/", 1)[-1]:
         path += "/"  # WordPress permalinks end in a slash; the bare form redirects to it
-    return urlunsplit((origin.scheme, origin.netloc.lower(), path, parts.query, ""))
+    return on_origin(urlunsplit(("", "", path, parts.query, "")), profile.origin)
+
+
+def on_origin(url: str, origin: str) -> str:
+    """`url`'s path and query on `origin` (scheme://host[:port]): a canonical URL where the
+    crawl fetches it (NEWSWATCH_SITE_URL), or a fetched URL as the site's own."""
+    parts, base = urlsplit(url), urlsplit(origin)
+    return urlunsplit((base.scheme, base.netloc.lower(), parts.path, parts.query, ""))
 
 
 def article_ref(url: str, profile: SiteProfile) -> ArticleRef | None:

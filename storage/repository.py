@@ -200,16 +200,19 @@ class KnownArticle:
     # last saw it. A version's fetched_at would not move on such checks, so a sitemap lastmod
     # later than it would make the article due every night; a run's start errs towards re-checking.
     checked_at: dt.datetime
+    title: str | None = None  # of its current version: a release at a new URL may be known by it
 
 
-def known_articles(session: Session, site: str, languages: Sequence[str]) -> list[KnownArticle]:
-    """The stored articles of `site` in `languages`, so a crawl re-checks them (oldest id first)."""
+def known_articles(session: Session, site: str, languages: Sequence[str], origin: str) -> list[KnownArticle]:
+    """The stored articles of `site` in `languages` at URLs on `origin`, so a crawl re-checks them
+    (oldest id first). One left on another origin (storage.addresses) is history only."""
     rows = session.execute(
         select(Article.id, Article.canonical_url, ArticleVersion.published, Article.etag, Article.last_modified,
-               CrawlRun.started_at)
+               CrawlRun.started_at, ArticleVersion.title)
         .join(ArticleVersion, ArticleVersion.id == Article.current_version_id, isouter=True)
         .join(CrawlRun, CrawlRun.id == Article.last_seen_run_id)
-        .where(Article.site == site, Article.language.in_(languages))
+        .where(Article.site == site, Article.language.in_(languages),
+               Article.canonical_url.startswith(origin.rstrip("/") + "/", autoescape=True))
         .order_by(Article.id)
     )
     return [KnownArticle(*row) for row in rows]

@@ -100,6 +100,7 @@ BAD = [
     ({"NEWSWATCH_SITE": "unknown"}, [], "NEWSWATCH_SITE='unknown': expected a profile of crawler/sites.py: icesco"),
     ({"NEWSWATCH_SITE_URL": "icesco.org"}, [], "NEWSWATCH_SITE_URL='icesco.org': expected an http:// or https://"),
     ({"NEWSWATCH_SITEMAPS": "maybe"}, [], "NEWSWATCH_SITEMAPS='maybe': expected True or False"),
+    ({"NEWSWATCH_TODAY": "tomorrow"}, [], "NEWSWATCH_TODAY='tomorrow': expected a date YYYY-MM-DD"),
     ({"NEWSWATCH_LOG_LEVEL": "loud"}, [], "LOG_LEVEL='loud': expected DEBUG, INFO"),
     ({"NEWSWATCH_DATABASE_URL": "sqlite:////nonexistent/dir/x.db"}, [],
      "NEWSWATCH_DATABASE_URL='sqlite:////nonexistent/dir/x.db': no directory /nonexistent/dir"),

@@ -59,7 +59,7 @@ def test_recent_articles_are_revalidated_with_conditional_requests(mirror, engin
 def test_every_article_is_revalidated_within_the_period(mirror, engine, crawl):
     crawl(mirror.base_url, engine)
     with Session(engine) as session:
-        known = repository.known_articles(session, "icesco", ICESCO.languages)
+        known = repository.known_articles(session, "icesco", ICESCO.languages, ICESCO.origin)
     spider = NewsSpider()
     spider.recent_days, spider.revalidate_days = 30, 7
     week = [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(7)]

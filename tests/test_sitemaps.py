@@ -79,7 +79,7 @@ def not_due(engine, recent: int) -> list[str]:
     spider.recent_days, spider.revalidate_days = recent, REVALIDATE
     nights = (dt.date.today(), dt.date.today() + dt.timedelta(days=1))
     with Session(engine) as session:
-        known = repository.known_articles(session, "icesco", ("en",))
+        known = repository.known_articles(session, "icesco", ("en",), ICESCO.origin)
     return [path_of(a.url) for a in known if not any(spider.due(a, day) for day in nights)]
 
 

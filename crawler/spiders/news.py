@@ -8,7 +8,9 @@ whatever the server's validators say, and stops paging through a listing once a 
 holds only known articles: a night costs what changed. A full run (`-a mode=full`) walks
 every listing page and downloads every known article. Article requests do not
 follow redirects by themselves: a redirect to another article is a move, a redirect to a
-non-article page a removal.
+non-article page a removal. An unknown URL on a listing, feed or sitemap makes an incremental
+run re-check the known releases it may be (crawler.moves), so a move is seen the night its new
+URL appears, as a full run sees it.
 
 Feeds and XML sitemaps are used when the site offers them and never required. Sitemaps are
 those robots.txt lists, else, per language site (each is its own WordPress site), the first
@@ -27,16 +29,18 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from crawler import config
 from crawler import signals as newswatch_signals
-from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleUnchanged
+from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord, ArticleUnchanged
+from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
-from crawler.urls import article_ref, canonicalize, language_of
+from crawler.urls import article_ref, canonicalize, language_of, on_origin, site_hosts
 from storage import repository
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -56,6 +60,9 @@ class NewsSpider(scrapy.Spider):
         self._arguments = {"languages": languages, "mode": mode}
         self.known: Mapping[str, repository.KnownArticle] = {}
         self.all_known_pages: dict[str, int] = {}
+        self.moves: MoveCandidates  # built in start(), from the known articles
+        self.rechecked: set[str] = set()  # known articles requested besides those due tonight
+        self.elsewhere: set[str] = set()  # hosts the site answered from besides its own (it moved)
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -64,6 +71,7 @@ class NewsSpider(scrapy.Spider):
         # before the settings are checked and frozen; they are read once the crawl starts.
         config.from_spider_arguments(crawler.settings, spider._arguments)
         crawler.signals.connect(spider.run_started, signal=newswatch_signals.run_started)
+        crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
         return spider
 
     def run_started(self, run: Run) -> None:
@@ -81,10 +89,12 @@ class NewsSpider(scrapy.Spider):
         self.recent_days = settings.getint("NEWSWATCH_RECENT_DAYS")
         self.revalidate_days = settings.getint("NEWSWATCH_REVALIDATE_DAYS")
         self.sitemaps = settings.getbool("NEWSWATCH_SITEMAPS")
+        self.today = config.today(settings)
         self.max_sitemap_size = settings.getint("DOWNLOAD_MAXSIZE")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self._read_settings()
+        self.moves = MoveCandidates(self.known.values(), self.profile)
         for language in self.languages:
             yield self.listing_request(self.site_url + quote(self.profile.listing_paths[language]), language)
             yield scrapy.Request(self.site_url + f"/{language}/feed/", callback=self.parse_feed,
@@ -92,9 +102,8 @@ class NewsSpider(scrapy.Spider):
         if self.sitemaps:
             yield scrapy.Request(self.site_url + "/robots.txt", callback=self.parse_robots,
                                  errback=self.robots_missing, meta={"dont_retry": True})
-        today = dt.date.today()
         for article in self.known.values():
-            reason = self.due(article, today)
+            reason = self.due(article, self.today)
             if self.full or reason:
                 yield self.article_request(article.url, conditional=reason == RECENT)
 
@@ -108,12 +117,13 @@ class NewsSpider(scrapy.Spider):
         return SHARE if article.id % self.revalidate_days == today.toordinal() % self.revalidate_days else None
 
     def listing_request(self, url: str, language: str) -> scrapy.Request:
-        return scrapy.Request(url, callback=self.parse_listing, errback=self.fetch_failed,
+        return scrapy.Request(on_origin(url, self.site_url), callback=self.parse_listing, errback=self.fetch_failed,
                               cb_kwargs={"language": language}, meta={"listing": True})
 
     def article_request(self, url: str, *, conditional: bool = True, fetch_url: str | None = None,
                         hops: int = 0) -> scrapy.Request:
-        """A request for the article `url`; `conditional` (in incremental mode) when we hold its validators.
+        """A request for the article `url` (canonical: on the site's origin), fetched from the crawl's
+        site URL unless `fetch_url` says where; `conditional` (in incremental mode) when we hold its validators.
 
         A full run never trusts a 304: it downloads and compares everything.
         Redirects, 304 and 404/410 reach `parse_article` instead of Scrapy's middlewares.
@@ -125,11 +135,58 @@ class NewsSpider(scrapy.Spider):
         if known is not None and known.last_modified:
             headers["If-Modified-Since"] = known.last_modified
         return scrapy.Request(
-            fetch_url or url, callback=self.parse_article, errback=self.fetch_failed, headers=headers,
+            fetch_url or on_origin(url, self.site_url), callback=self.parse_article, errback=self.fetch_failed, headers=headers,
             dont_filter=fetch_url is not None,
             meta={"article_url": url, "hops": hops, "dont_redirect": True,
                   "handle_httpstatus_list": [*REDIRECTS, NOT_MODIFIED, *GONE]},
         )
+
+    def canonical(self, url: str, page_url: str) -> str | None:
+        """`url`, found on the page at `page_url`, as the canonical URL of a page of the site; None if off-site.
+
+        A page asked of the site that answers from another host (the site moved to a new address,
+        and its old one redirects there) makes that host one of the site's: its links, and the
+        pages it serves, are the site's. The crawl then costs a redirect per request: say so.
+        """
+        url_of_site = canonicalize(url, self.profile, self.site_url)
+        host = urlsplit(page_url).netloc.lower()
+        if url_of_site is not None or host in site_hosts(self.profile, self.site_url):
+            return url_of_site
+        url_of_site = canonicalize(url, self.profile, page_url)
+        if url_of_site is not None and article_ref(url_of_site, self.profile) and host not in self.elsewhere:
+            self.elsewhere.add(host)
+            self.crawler.stats.set_value("newswatch/site_elsewhere", sorted(self.elsewhere))
+            self.logger.warning("the site answers from %s, which is not %s: set NEWSWATCH_SITE_URL to its new "
+                                "address to save a redirect per request", host, self.site_url)
+        return url_of_site
+
+    def discovered(self, url: str) -> Iterator[scrapy.Request]:
+        """An unknown article: request it, and (incremental) the known releases it may be, moved.
+
+        Those not due tonight are downloaded too (crawler.moves), so that a 301 from a known URL
+        to this one is seen in this run, as a full run sees it: the move is then one edit of the
+        known release, never a new release. A known release is re-checked once per run.
+        """
+        yield self.article_request(url)
+        yield from self._move_checks(self.moves.of(url))
+
+    def item_scraped(self, item: object) -> None:
+        """A release read at an unknown URL: re-check the known releases of a close title not
+        checked yet (their slug and date were both corrected: `discovered` could not tell)."""
+        if isinstance(item, ArticleRecord) and item.page.url not in self.known:
+            for request in self._move_checks(self.moves.titled(item.content.language, item.content.title)):
+                self.crawler.engine.crawl(request)
+
+    def _move_checks(self, candidates: Iterable[repository.KnownArticle]) -> Iterator[scrapy.Request]:
+        """Downloads of the known releases a new URL may be that this run does not request otherwise."""
+        if self.full:
+            return  # every known article is requested anyway
+        for article in candidates:
+            if article.url in self.rechecked or self.due(article, self.today):
+                continue
+            self.rechecked.add(article.url)
+            self.crawler.stats.inc_value("newswatch/move_checks")
+            yield self.article_request(article.url, conditional=False)
 
     def parse_listing(self, response: Response, language: str) -> Iterator[scrapy.Request]:
         """Request the articles it links to and the next listing page; article text comes from article pages."""
@@ -143,7 +200,7 @@ class NewsSpider(scrapy.Spider):
         page = int(here.group(1) or 1) if here else 1
         articles, pages = [], {}
         for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
-            url = canonicalize(response.urljoin(href.strip()), self.profile, self.site_url)
+            url = self.canonical(response.urljoin(href.strip()), response.url)
             if url is None:
                 continue
             ref = article_ref(url, self.profile)
@@ -152,7 +209,8 @@ class NewsSpider(scrapy.Spider):
             elif ref is None and not urlsplit(url).query and (match := listing.match(unquote(urlsplit(url).path))):
                 pages[int(match.group(1) or 1)] = url
         new = [url for url in dict.fromkeys(articles) if url not in self.known]
-        yield from (self.article_request(url) for url in new)
+        for url in new:
+            yield from self.discovered(url)
         if self.full:
             yield from (self.article_request(url) for url in articles if url in self.known)
         if articles and not new:
@@ -170,9 +228,9 @@ class NewsSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value("newswatch/feeds")
         for link in response.xpath("//item/link/text()").getall():
-            url = canonicalize(link.strip(), self.profile, self.site_url)
+            url = self.canonical(link.strip(), response.url)
             if url and url not in self.known and (ref := article_ref(url, self.profile)) and ref.language in self.languages:
-                yield self.article_request(url)
+                yield from self.discovered(url)
 
     def feed_missing(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("newswatch/feed_missing")
@@ -181,7 +239,7 @@ class NewsSpider(scrapy.Spider):
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
         """The sitemaps robots.txt lists; a language site none of them lies under is probed."""
         found = sitemap_urls_from_robots(response.body, base_url=response.url)
-        listed = [url for url in dict.fromkeys(canonicalize(url, self.profile, self.site_url) for url in found) if url]
+        listed = [url for url in dict.fromkeys(self.canonical(url, response.url) for url in found) if url]
         yield from (self.sitemap_request(url) for url in listed)
         covered = {language_of(url, self.profile) for url in listed}
         yield from self.probe_sitemaps(language for language in self.languages if language not in covered)
@@ -199,7 +257,7 @@ class NewsSpider(scrapy.Spider):
 
     def sitemap_request(self, url: str, fallbacks: tuple[str, ...] = ()) -> scrapy.Request:
         """A sitemap (or index); not retried: it is a bonus, and tomorrow's run asks again."""
-        return scrapy.Request(url, callback=self.parse_sitemap, errback=self.sitemap_failed,
+        return scrapy.Request(on_origin(url, self.site_url), callback=self.parse_sitemap, errback=self.sitemap_failed,
                               meta={"fallbacks": fallbacks, "dont_retry": True})
 
     def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
@@ -210,7 +268,7 @@ class NewsSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value("newswatch/sitemaps")
         kind, entries = sitemap
-        located = ((canonicalize(e["loc"], self.profile, self.site_url), e.get("lastmod")) for e in entries)
+        located = ((self.canonical(e["loc"], response.url), e.get("lastmod")) for e in entries)
         if kind == "sitemapindex":
             yield from (self.sitemap_request(url) for url, _ in located
                         if url and language_of(url, self.profile) in (None, *self.languages))
@@ -226,8 +284,11 @@ class NewsSpider(scrapy.Spider):
         for url, lastmod in located:
             if url and (ref := article_ref(url, self.profile)) and ref.language in self.languages:
                 known = self.known.get(url)
-                if known is None or (not self.full and edited_since(lastmod, known.checked_at)):
+                if known is None:
+                    yield from self.discovered(url)
+                elif not self.full and edited_since(lastmod, known.checked_at):
                     # The sitemap says it changed: a 304 from stale validators must not hide that.
+                    self.rechecked.add(url)
                     yield self.article_request(url, conditional=False)
 
     def sitemap_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
@@ -266,7 +327,8 @@ class NewsSpider(scrapy.Spider):
     def _redirected(self, response: Response, url: str) -> Iterator[ArticleGone | ArticleMoved | scrapy.Request]:
         location = _header(response, b"Location")
         target_fetch = response.urljoin(location) if location else None
-        target = canonicalize(target_fetch, self.profile, self.site_url) if target_fetch else None
+        # The site's own redirect: a path of the site at another host is the site at a new address.
+        target = self.canonical(target_fetch, target_fetch) if target_fetch else None
         hops = response.meta["hops"] + 1
         if target == url and hops <= MAX_HOPS:
             # Another spelling of the same page (scheme, host, slash): fetch it as given.

@@ -114,17 +114,15 @@ def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: s
 @click.option("--version", "number", type=click.IntRange(min=1), metavar="N",
               help="Print the text of version N (1 is the first stored) instead of the list.")
 @config.site_option
-@config.site_url_option
 @config.database_option
 @json_option
 @wide_option
-def history(url: str, number: int | None, site: str, site_url: str | None, database_url: str, as_json: bool,
-            wide: bool) -> None:
+def history(url: str, number: int | None, site: str, database_url: str, as_json: bool, wide: bool) -> None:
     """List the stored versions of the article at URL (any spelling of it), or print one."""
     from sqlalchemy.orm import Session
 
     with open_database(database_url) as engine, Session(engine) as session:
-        found = _versions(session, url, site, site_url)
+        found = _versions(session, url, site)
     if number is not None:
         _print_version(url, found, number, as_json)
         return
@@ -159,10 +157,9 @@ def _print_version(url: str, found: list[ArticleVersion], number: int, as_json: 
 @click.option("--html", "as_html", is_flag=True, help="Print an HTML fragment instead of text.")
 @click.option("--color/--no-color", default=None, help="Colour the text diff (default: when a terminal).")
 @config.site_option
-@config.site_url_option
 @config.database_option
 def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool | None, site: str,
-         site_url: str | None, database_url: str) -> None:
+         database_url: str) -> None:
     """Show the word-level diff between two versions of the article at URL."""
     from sqlalchemy.orm import Session
 
@@ -172,7 +169,7 @@ def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool
     from storage.models import Article
 
     with open_database(database_url) as engine, Session(engine) as session:
-        found = _versions(session, url, site, site_url)
+        found = _versions(session, url, site)
         to = to or len(found)
         from_ = from_ or to - 1
         if not (1 <= from_ <= len(found) and 1 <= to <= len(found)) or from_ == to:
@@ -193,14 +190,15 @@ def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool
     click.echo(diffview.render_text(content, color=coloured), color=coloured)
 
 
-def _versions(session: Session, url: str, site: str, site_url: str | None) -> list[ArticleVersion]:
-    """The versions of the article at any spelling of `url`; a clear error when it is unknown."""
+def _versions(session: Session, url: str, site: str) -> list[ArticleVersion]:
+    """The versions of the article at any spelling of `url`, on any address of the site (its own,
+    a mirror's: stored URLs are on the site's origin); a clear error when it is unknown."""
     from crawler.sites import PROFILES
     from crawler.urls import canonicalize
     from storage.repository import versions_of
 
     profile = PROFILES[site]
-    candidates = [url, canonicalize(url, profile, site_url or profile.origin), canonicalize(url, profile, url)]
+    candidates = [url, canonicalize(url, profile, url)]
     for candidate in dict.fromkeys(c for c in candidates if c):
         if found := versions_of(session, candidate):
             return found
