@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from lxml.etree import XMLSyntaxError
 from scrapy.http import Response
@@ -12,7 +13,7 @@ from scrapy.utils.sitemap import Sitemap
 SITEMAP_NAMES = ("wp-sitemap.xml", "sitemap_index.xml", "sitemap.xml")  # WordPress core, Yoast, the rest
 
 
-def read_sitemap(response: Response, max_size: int) -> tuple[str, list[dict]] | None:
+def read_sitemap(response: Response, max_size: int) -> tuple[str, list[dict[str, Any]]] | None:
     """The type (`urlset` or `sitemapindex`) and entries of a sitemap, gzipped or not; None if it is none."""
     body = response.body
     if gzip_magic_number(response):

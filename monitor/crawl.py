@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from scrapy.addons import AddonManager
 from scrapy.crawler import CrawlerProcess
@@ -11,7 +12,7 @@ from scrapy.settings import Settings
 from crawler import config
 
 
-def project_settings(overrides: dict | None = None) -> Settings:
+def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
     """The project's Scrapy settings (crawler.settings) with `overrides` at command-line priority."""
     settings = Settings()
     settings.setmodule("crawler.settings", priority="project")
@@ -36,7 +37,7 @@ def check(overrides: dict[str, object] | None = None, **spider_args: str) -> Non
     config.check(settings)
 
 
-def crawl(overrides: dict | None = None, **spider_args: str) -> dict:
+def crawl(overrides: dict[str, Any] | None = None, **spider_args: str) -> dict[str, Any]:
     """Run one crawl to its end in this process and return its Scrapy stats.
 
     Twisted's reactor cannot be restarted: call this at most once per process

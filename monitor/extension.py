@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import logging
 
+from scrapy.crawler import Crawler
+from scrapy.statscollectors import StatsCollector
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -21,16 +24,16 @@ class DetectChanges:
     """On `run_finished`, write the run's changes (and queue their digests); their counts go to the
     stats (`newswatch/changes_KIND`, `newswatch/digests_queued`), from which the run's summary is made."""
 
-    def __init__(self, stats) -> None:
+    def __init__(self, stats: StatsCollector) -> None:
         self.stats = stats
 
     @classmethod
-    def from_crawler(cls, crawler):
+    def from_crawler(cls, crawler: Crawler) -> DetectChanges:
         extension = cls(crawler.stats)
         crawler.signals.connect(extension.run_finished, signal=newswatch_signals.run_finished)
         return extension
 
-    def run_finished(self, run_id: int, status: str, engine) -> None:
+    def run_finished(self, run_id: int, status: str, engine: Engine) -> None:
         try:
             with Session(engine) as session, session.begin():
                 changes = detect_run(session, run_id)

@@ -22,6 +22,7 @@ from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -55,7 +56,7 @@ class Mirror(ThreadingHTTPServer):
             self.server_close()
             thread.join()
 
-    def rules(self) -> dict[str, dict]:
+    def rules(self) -> dict[str, dict[str, Any]]:
         path = self.snapshot / "rules.json"
         return json.loads(path.read_text("utf-8")) if path.exists() else {}
 
@@ -103,7 +104,7 @@ class MirrorHandler(BaseHTTPRequestHandler):
         self.send(HTTPStatus.OK, body, headers={"ETag": etag, "Last-Modified": LAST_MODIFIED},
                   content_type=_content_type(file), send_body=send_body)
 
-    def _send_rule(self, rule: dict, send_body: bool) -> None:
+    def _send_rule(self, rule: dict[str, Any], send_body: bool) -> None:
         status = int(rule["status"])
         headers = {"Location": rule["location"]} if "location" in rule else {}
         body = (self.server.snapshot / rule["body"]).read_bytes() if "body" in rule else b""

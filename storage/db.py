@@ -155,6 +155,7 @@ def migration_transaction(connection: Connection) -> Iterator[None]:
             yield
         return
     driver_connection = connection.connection.driver_connection
+    assert driver_connection is not None
     driver_connection.execute("PRAGMA foreign_keys = OFF")
     try:
         with connection.execution_options(**{BEGIN_IMMEDIATE: True}).begin():

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -75,11 +76,13 @@ def record_article(
 
     session.flush()  # what the ORM holds pending must be visible to the statements below
     connection = session.connection()
-    current = connection.execute(_LOCK, {"url": url}).one_or_none()
+    locked = connection.execute(_LOCK, {"url": url}).one_or_none()
     is_new_article = False
-    if current is None:
-        current, is_new_article = _insert_article(connection, run_id, url=url, site=site, language=language)
-    article_id, state, current_version_id = current
+    if locked is None:
+        (article_id, state, current_version_id), is_new_article = _insert_article(
+            connection, run_id, url=url, site=site, language=language)
+    else:
+        article_id, state, current_version_id = locked
     # Read once the row is locked: a writer we waited for has committed its version by now.
     current_hash, current_length = (None, None) if current_version_id is None else (
         connection.execute(_DIGEST, {"id": current_version_id}).one())
@@ -103,7 +106,7 @@ def record_article(
     return Recorded(article_id, version_id, is_new_article, is_new_version=version_id is not None)
 
 
-_ARTICLES, _VERSIONS = Article.__table__, ArticleVersion.__table__
+_ARTICLES, _VERSIONS = cast(Table, Article.__table__), cast(Table, ArticleVersion.__table__)
 # The article at a URL, locked for the transaction (on PostgreSQL; SQLite serialises writers).
 _LOCK = (
     select(_ARTICLES.c.id, _ARTICLES.c.state, _ARTICLES.c.current_version_id)
@@ -112,7 +115,7 @@ _LOCK = (
 )
 _DIGEST = select(_VERSIONS.c.content_hash, func.length(_VERSIONS.c.text)).where(_VERSIONS.c.id == bindparam("id"))
 _VERSION = insert(_VERSIONS).returning(_VERSIONS.c.id)
-_EVENT = insert(ArticleEvent.__table__)
+_EVENT = insert(cast(Table, ArticleEvent.__table__))
 _SEEN = (
     update(_ARTICLES).where(_ARTICLES.c.id == bindparam("id_"))
     .values(last_seen_run_id=bindparam("run_id_"), etag=bindparam("etag_"), last_modified=bindparam("last_modified_"))

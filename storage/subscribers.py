@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
 from storage import outbox
@@ -87,7 +87,7 @@ def normalize_email(address: str) -> str:
         valid = validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as error:
         raise SubscriberError(f"not a valid email address: {address!r} ({error})") from None
-    return valid.ascii_email.lower()
+    return (valid.ascii_email or valid.normalized).lower()
 
 
 def check_languages(languages: Iterable[str], known: Sequence[str]) -> tuple[str, ...]:
@@ -259,7 +259,7 @@ def any_subscriber(session: Session) -> Subscriber | None:
 
 def list_subscribers(session: Session) -> list[SubscriberSummary]:
     """All subscribers, by address, with how many digests were sent and wait to be sent."""
-    def count(status: str):
+    def count(status: str) -> ScalarSelect[int]:
         return (
             select(func.count(Delivery.id))
             .where(Delivery.subscriber_id == Subscriber.id, Delivery.status == status)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from lxml.html import HtmlElement
 from trafilatura import bare_extraction
-from trafilatura.settings import Extractor
+from trafilatura.settings import Document, Extractor
 from trafilatura.utils import load_html
 
 from crawler.extraction.body import (
@@ -102,7 +102,7 @@ def _main_content(tree: HtmlElement, url: str) -> list[str]:
     options = copy(TRAFILATURA_OPTIONS)
     options.url = options.source = url
     document = bare_extraction(tree, options=options)
-    found = document.body if document is not None and document.body is not None else None
+    found = document.body if isinstance(document, Document) else None  # a dict only with as_dict
     return [line.text for line in read_lines(found, OUTPUT_BLOCKS)] if found is not None else []
 
 

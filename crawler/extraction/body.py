@@ -147,9 +147,9 @@ def fill_gaps(page: Page, body: list[Located]) -> list[Located]:
             before = _beside(page, [at], range(at - 1, -1, -1), taken, heading=False)
             filled.extend(page.paragraphs(before[::-1]))
         filled.append((text, at))
-        if at is not None:
+        if (found := spans[n]) is not None:
             following = next((found[0] for found in spans[n + 1:] if found), None)
-            lines = range(spans[n][1] + 1, following if following is not None else len(page.lines))
+            lines = range(found[1] + 1, following if following is not None else len(page.lines))
             filled.extend(page.paragraphs(_beside(page, shapes, lines, taken, heading=following is not None)))
     return filled
 

@@ -58,7 +58,9 @@ def read_lines(root: HtmlElement, blocks: frozenset[str], breaks: bool = False) 
             whole_link = len(hrefs) == 1 and linked == text
             lines.append(Line(owner, text, list(pieces), hrefs.pop() if whole_link else None,
                             linked=len(linked) / len(text)))
-        parts.clear(), pieces.clear(), links.clear()
+        parts.clear()
+        pieces.clear()
+        links.clear()
 
     def walk(element: HtmlElement, owner: HtmlElement, href: str | None) -> None:
         # The hottest loop of extraction (every element of every page): text and tails are

@@ -62,8 +62,8 @@ def page_date(lines: list[Line], title_at: int | None, body_start: int | None, w
     for line in lines[start:stop]:
         if line.folded.count(" ") < 12 and (found := written_date(line.folded, words)):
             return found
-    found = find_date(tree, extensive_search=False, original_date=True, url="")
-    return dt.date.fromisoformat(found) if found else None
+    published = find_date(tree, extensive_search=False, original_date=True, url="")
+    return dt.date.fromisoformat(published) if published else None
 
 
 _NUMERIC = re.compile(r"(?<!\d)(\d{1,4})[/.-](\d{1,2})[/.-](\d{1,4})(?!\d)")
@@ -85,7 +85,8 @@ def _date_of(match: re.Match[str], words: Words) -> dt.date | None:
     found = {name[0]: value for name, value in match.groupdict().items() if value}
     try:
         month = words.months.get(found["m"]) or int(found["m"])
-        return dt.date(int(found["y"]), month, int(re.match(r"\d+", found["d"])[0]))
+        day = re.match(r"\d+", found["d"])
+        return dt.date(int(found["y"]), month, int(day[0])) if day else None
     except ValueError:  # "31 february 2022"
         return None
 

@@ -111,7 +111,7 @@ class Page:
                 rest, last = rest[len(self.keys[i]):], i
         return last
 
-    def paragraphs(self, lines: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    def paragraphs(self, lines: list[tuple[str, int]]) -> list[Located]:
         """Lines taken from the page as paragraphs: the lines of one block, which only line breaks
         part, joined by a space (as trafilatura's paragraphs join them); each with its first line."""
         joined: list[tuple[str, int, int]] = []  # text, first line, last line

@@ -20,8 +20,8 @@ def find_title(page: Page, located: list[Located]) -> tuple[str, int | None] | N
     if named:
         best = min(named, key=lambda i: (page.lines[i].href is not None, i))
         return page.lines[best].text, best
-    if (best := _named_line(page, wanted)) is not None:
-        return page.lines[best].text, best
+    if (at := _named_line(page, wanted)) is not None:
+        return page.lines[at].text, at
     first = next((at for p, at in located if at is not None and alnum(p) >= 80), None)
     if first is None:
         first = next((at for _, at in located if at is not None), None)
@@ -41,7 +41,7 @@ def _named_line(page: Page, wanted: list[str]) -> int | None:
     the document title's, else most of the words of the URL's slug and not many more.
     Headings first, then lines outside lists (a breadcrumb ends with the title too)."""
     slug = page.slug_words()
-    best: tuple | None = None
+    best: tuple[float, bool, bool, int] | None = None
     for index, line in enumerate(page.lines):
         if (line.noise or (line.linked >= 0.5 and not page.is_self_link(line.href))
                 or line.folded.count(" ") >= 40 or not valid_title(line.text, page.words)):

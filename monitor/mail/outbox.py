@@ -28,7 +28,7 @@ _RECOMPUTED = "no relevant changes left after the run's changes were recomputed"
 def retry_delay(attempts: int) -> dt.timedelta:
     """How long to wait after the `attempts`-th failed attempt (exponential, capped)."""
     doublings = min(max(attempts - 1, 0), 20)  # 2**20 × 5 min is past any cap; timedelta overflows later
-    return min(RETRY_BASE * 2**doublings, RETRY_MAX)
+    return min(RETRY_BASE * (1 << doublings), RETRY_MAX)
 
 
 def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = None) -> int:

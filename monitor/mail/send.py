@@ -115,7 +115,7 @@ def send_due(
     every digest that was due gets that treatment, so nothing is lost and nothing is sent twice.
     """
     if clock is None:
-        clock = (lambda: now) if now is not None else (lambda: dt.datetime.now(dt.UTC))
+        clock = _fixed_clock(now) if now is not None else _utc_now
     now = now or clock()
     report = NotifyReport()
     with Session(engine) as session:
@@ -136,6 +136,14 @@ def send_due(
     return report
 
 
+def _fixed_clock(now: dt.datetime) -> Callable[[], dt.datetime]:
+    return lambda: now
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
 def _send_one(
     engine: Engine, transport: Transport, settings: MailSettings, key: bytes, delivery_id: int, *,
     now: dt.datetime, clock: Callable[[], dt.datetime], report: NotifyReport,
@@ -149,8 +157,9 @@ def _send_one(
             return None  # another sender has it
     try:
         with Session(engine) as session:  # closed before any write: SQLite has one writer
-            delivery = session.get(Delivery, delivery_id)
-            attempts, recipient = delivery.attempts, session.get(Subscriber, delivery.subscriber_id).email
+            delivery = session.get_one(Delivery, delivery_id)
+            attempts, recipient = delivery.attempts, session.get_one(Subscriber, delivery.subscriber_id).email
+            assert delivery.message_id is not None  # set by the claim
             outgoing = build_message(session, delivery, settings, key, message_id=delivery.message_id, now=clock())
     except WrongSecretKey as error:
         _release(engine, delivery_id, str(error), now=now)
@@ -214,5 +223,5 @@ def preview_due(engine: Engine, settings: MailSettings, key: bytes, *, now: dt.d
             except WrongSecretKey:
                 raise
             except ValueError as error:
-                recipient = session.get(Subscriber, delivery.subscriber_id).email
+                recipient = session.get_one(Subscriber, delivery.subscriber_id).email
                 yield Outgoing(delivery.id, recipient, None, f"cannot compose the digest: {error}")

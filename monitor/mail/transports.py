@@ -71,6 +71,8 @@ class SmtpTransport:
         if self._smtp is not None:
             return self._smtp
         s = self.settings
+        assert s.smtp_host
+        smtp: smtplib.SMTP
         try:
             if s.ssl:
                 smtp = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=SMTP_TIMEOUT,
