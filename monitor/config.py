@@ -125,10 +125,6 @@ site_option = _option(
     "--site", envvar="NEWSWATCH_SITE", type=click.Choice(sorted(PROFILES)), default=DEFAULT_SITE,
     show_default=True, help="Which site profile (crawler/sites.py).",
 )
-site_url_option = _option(
-    "--site-url", envvar="NEWSWATCH_SITE_URL", default=None, metavar="URL",
-    help="Where the site is fetched from (a mirror's URL too); default: the site profile's origin.",
-)
 
 
 # --------------------------------------------------------------------------- the schedule
