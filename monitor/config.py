@@ -131,6 +131,29 @@ site_url_option = _option(
 )
 
 
+# --------------------------------------------------------------------------- the brake and health
+
+
+def brake_options(command: Command) -> Command:
+    """When detection holds a run for the operator, passed to the command as one `brake: BrakeSettings`."""
+    from monitor.brake import DEFAULT_MAX_SHARE, DEFAULT_MIN_COUNT, BrakeSettings
+
+    options = [
+        _option("--max-edit-share", envvar="NEWSWATCH_MAX_EDIT_SHARE", type=click.FloatRange(0, 1),
+                default=DEFAULT_MAX_SHARE, show_default=True,
+                help="A run editing (or removing) more than this share of the articles it compared is held."),
+        _option("--hold-min-count", envvar="NEWSWATCH_HOLD_MIN_COUNT", type=click.IntRange(min=0),
+                default=DEFAULT_MIN_COUNT, show_default=True,
+                help="...and more than this many of them."),
+    ]
+
+    @functools.wraps(command)
+    def with_brake(*args: Any, max_edit_share: float, hold_min_count: int, **values: Any) -> Any:
+        return command(*args, brake=BrakeSettings(max_edit_share, hold_min_count), **values)
+
+    return _apply(options, with_brake)
+
+
 # --------------------------------------------------------------------------- the schedule
 
 
