@@ -88,13 +88,17 @@ def test_a_widget_on_every_page_holds_the_run_and_says_why(widget_site, engine, 
     assert edited >= 16 and f"added to {edited} articles: \u201c{WIDGET}\u201d" in changes
     assert f"`newswatch release {run}` sends its digests" in changes
     assert re.search(rf"run {run} complete .*; held for the operator, no digest queued: {reason}", log)
-    page = make_app(engine, Path("unused")).test_client().get(f"/runs/{run}").get_data(as_text=True)
-    assert "Held for the operator" in page and re.search(reason, page.replace("&#39;", "'")), page
+    client = make_app(engine, Path("unused")).test_client()
+    page = client.get(f"/runs/{run}").get_data(as_text=True).replace("&#39;", "'")
+    assert "Held for the operator" in page and re.search(reason, page), page
+    assert f"added to {edited} articles:</bdi> <q>{WIDGET}</q>" in page
+    assert "<entry>" not in client.get("/feed.atom").get_data(as_text=True)  # the feed does not announce it
 
     released = newswatch(engine, "release", str(run))
     assert released.output == (f"Released run {run}: 1 digest queued (`newswatch notify` sends them; the scheduler "
                                "does within minutes).\n")
     assert len(deliveries(engine)) == 1
+    assert client.get("/feed.atom").get_data(as_text=True).count("<entry>") == edited
     assert re.search(rf"^{run}\s+complete \(released\)", newswatch(engine, "runs").output, re.M)
     again = newswatch(engine, "release", str(run))
     assert again.exit_code == 1 and f"run {run} was released already: nothing to decide" in again.output
