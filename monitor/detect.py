@@ -14,9 +14,10 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
-from monitor.brake import BrakeSettings, brake_run
+from monitor.brake import BrakeSettings
 from monitor.diff import compare
 from monitor.diffview import summary
+from monitor.holds import brake_run
 from monitor.mail import outbox
 from storage.changes import ChangeRecord, list_changes
 from storage.models import CHANGE_KINDS, Article, ArticleEvent, ArticleVersion, Change, CrawlRun
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 def detect_run(session: Session, run_id: int, brake: BrakeSettings | None = None) -> list[ChangeRecord]:
     """Write (or rewrite) the changes of run `run_id`, queue their digests (unless the brake holds
-    the run, monitor.brake), and return them."""
+    the run, monitor.holds), and return them."""
     run = session.get(CrawlRun, run_id)
     if run is None:
         raise RunNotFound(f"no crawl run {run_id}")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+if TYPE_CHECKING:  # the database is read by `check` only: the command line's options read the rest
+    from sqlalchemy.orm import Session
 
-from storage.models import CrawlRun, Delivery
-from storage.notices import Active
+    from storage.notices import Active
 
 OK, WARNING, CRITICAL = 0, 1, 2
 SEVERITIES = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
@@ -52,6 +52,8 @@ class Problem:
     message: str
 
     def active(self) -> Active:
+        from storage.notices import Active
+
         return Active(self.key, SEVERITIES[self.severity].lower(), self.message)
 
 
@@ -96,6 +98,9 @@ def ago(span: dt.timedelta) -> str:
 def check(session: Session, settings: HealthSettings = HealthSettings(), *,
           now: dt.datetime | None = None) -> Health:
     """The health of the database's runs and outbox at `now`."""
+    from sqlalchemy import select
+
+    from storage.models import CrawlRun
     now = now or dt.datetime.now(dt.UTC)
     finished = select(CrawlRun).where(CrawlRun.status != "running").order_by(CrawlRun.id.desc())
     last = session.scalars(finished.limit(1)).first()
@@ -122,6 +127,9 @@ def check(session: Session, settings: HealthSettings = HealthSettings(), *,
 
 def _mail_failing(session: Session, settings: HealthSettings, now: dt.datetime) -> list[Problem]:
     """E-mail failing: digests pending after failed attempts, the oldest for longer than the limit."""
+    from sqlalchemy import func, select
+
+    from storage.models import Delivery
     failing = (Delivery.status == "pending") & Delivery.last_error.is_not(None) & (Delivery.attempts > 0)
     oldest = session.scalar(select(func.min(Delivery.created_at)).where(failing))
     if oldest is None or now - oldest <= settings.mail_failing_after:

@@ -15,8 +15,8 @@ def release(run: int, database_url: str) -> None:
     """Send the digests of RUN, held by the brake on alert storms: its changes are real."""
     from sqlalchemy.orm import Session
 
-    from monitor.brake import NotHeld
-    from monitor.brake import release as release_run
+    from monitor.holds import NotHeld
+    from monitor.holds import release as release_run
     from storage.runs import RunNotFound
 
     with open_database(database_url) as engine, Session(engine) as session, session.begin():
@@ -36,8 +36,8 @@ def rebaseline(run: int, database_url: str) -> None:
     """Accept the changes of RUN, held by the brake, silently: recorded as the new baseline, never mailed."""
     from sqlalchemy.orm import Session
 
-    from monitor.brake import NotHeld
-    from monitor.brake import rebaseline as rebaseline_run
+    from monitor.holds import NotHeld
+    from monitor.holds import rebaseline as rebaseline_run
     from storage.runs import RunNotFound
 
     with open_database(database_url) as engine, Session(engine) as session, session.begin():
