@@ -34,8 +34,7 @@ def retry_delay(attempts: int) -> dt.timedelta:
 def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = None) -> int:
     """Queue one digest per subscriber for the changes of `run_id`; the number now pending for it.
 
-    Only a complete, non-baseline run alerts (and not while it is held for the operator, nor once
-    rebaselined: monitor.brake), and only subscribers who were subscribed when it
+    Only a complete, non-baseline run alerts, and only subscribers who were subscribed when it
     ended and asked for one of its changes (by language and kind): recomputing an old run never
     mails who subscribed since. Idempotent, and safe to call again after the run's
     changes were recomputed: missing digests are queued, pending ones no longer relevant
@@ -47,7 +46,7 @@ def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = Non
         raise RunNotFound(f"no crawl run with id {run_id}")
     now = now or dt.datetime.now(dt.UTC)
     alerting = run.status == "complete" and not run.is_baseline
-    if run.hold in ("held", "rebaselined"):  # the operator has not released it, or accepted it silently
+    if run.hold in ("held", "rebaselined"):  # the brake holds it (monitor.holds), or it was accepted silently
         alerting = False
     keys = alertable_keys(session, run_id) if alerting else set()
     audience = subscribers.subscribed_at(session, run.finished_at or now)
