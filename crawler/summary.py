@@ -62,7 +62,7 @@ def run_summary(run_id: int, status: str, seconds: float, stats: Mapping[str, An
     if digests:
         line += f"; {plural(digests, 'digest')} queued"
     if held:
-        line += (f"; held for the operator, no digest queued: {held} (`newswatch release {run_id}` sends it, "
+        line += (f"; held for the operator, no digest queued: {held} (`newswatch release {run_id}` sends its digests, "
                  f"`newswatch rebaseline {run_id}` accepts it silently)")
     if status == "incomplete":
         line += f"; incomplete because {'; '.join(reasons) or 'the crawl stopped before its end'}: " \
