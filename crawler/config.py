@@ -131,6 +131,8 @@ _NUMBERS: tuple[tuple[str, str, Callable[[float], bool], str], ...] = (
     ("NEWSWATCH_STORE_SECONDS", "getfloat", lambda n: n >= 0,
      "a number of seconds, 0 or more (0: commit full batches only)"),
     ("NEWSWATCH_MAX_FAILURE_RATE", "getfloat", lambda n: 0 <= n <= 1, "a share between 0 and 1, such as 0.05"),
+    ("NEWSWATCH_MAX_EDIT_SHARE", "getfloat", lambda n: 0 <= n <= 1, "a share between 0 and 1, such as 0.2"),
+    ("NEWSWATCH_HOLD_MIN_COUNT", "getint", lambda n: n >= 0, "a whole number of articles, 0 or more"),
     ("NEWSWATCH_MIN_LENGTH_RATIO", "getfloat", lambda n: 0 <= n <= 1, "a share between 0 and 1, such as 0.5"),
     ("NEWSWATCH_HEARTBEAT_SECONDS", "getfloat", lambda n: n >= 0,
      "a number of seconds, 0 or more (0: no heartbeat)"),

@@ -140,8 +140,9 @@ class RunLifecycle:
         summary = run_summary(self.run.id, status, time.monotonic() - self.clock, stats,
                               baseline=self.run.is_baseline, reasons=reasons, changes=changes or None,
                               detect_failed=bool(scrapy_stats.get("newswatch/detect_failed")),
-                              digests=scrapy_stats.get("newswatch/digests_queued", 0))
-        (logger.info if status == "complete" else logger.warning)("%s", summary)
+                              digests=scrapy_stats.get("newswatch/digests_queued", 0),
+                              held=scrapy_stats.get("newswatch/held"))
+        (logger.info if status == "complete" and "newswatch/held" not in scrapy_stats else logger.warning)("%s", summary)
 
     def _stop_heartbeat(self) -> None:
         if self.heartbeat is not None and self.heartbeat.running:

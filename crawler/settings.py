@@ -30,6 +30,10 @@ NEWSWATCH_DATABASE_URL = storage.DEFAULT_DATABASE_URL
 # an extraction shorter than this share of the stored text is a failure, not an edit.
 NEWSWATCH_MAX_FAILURE_RATE = 0.05
 NEWSWATCH_MIN_LENGTH_RATIO = 0.5
+# The brake on alert storms (monitor.brake): a run editing, or removing, more than this share of
+# the articles it compared, and more than this many, is held for the operator, not mailed.
+NEWSWATCH_MAX_EDIT_SHARE = 0.2
+NEWSWATCH_HOLD_MIN_COUNT = 5
 
 # The crawl lock (one running crawl per site): a running crawl beats every so many seconds; a
 # lock without a beat for so many minutes (or whose process died, on this host) is taken over.

@@ -40,10 +40,11 @@ def start_line(run_id: int, *, site: str, site_url: str, languages: Sequence[str
 
 def run_summary(run_id: int, status: str, seconds: float, stats: Mapping[str, Any], *, baseline: bool,
                 reasons: Sequence[str] = (), changes: Mapping[str, int] | None = None, detect_failed: bool = False,
-                digests: int = 0) -> str:
+                digests: int = 0, held: str | None = None) -> str:
     """One line: `run 3 complete in 2 min 10 s: 90 requests, 64 articles, 5 edited, 2 removed, 1 failed fetch`.
 
-    `changes` are detection's counts by kind (None: detection did not run in this crawl).
+    `changes` are detection's counts by kind (None: detection did not run in this crawl); `held`
+    why the brake held the run for the operator (monitor.brake), if it did.
     """
     checked = sum(stats.get(key, 0) for key in FETCHES)
     failed = sum(stats.get(key, 0) for key in FAILED_FETCHES)
@@ -60,6 +61,9 @@ def run_summary(run_id: int, status: str, seconds: float, stats: Mapping[str, An
     line = f"run {run_id} {status} in {duration(seconds)}: {', '.join(parts)}"
     if digests:
         line += f"; {plural(digests, 'digest')} queued"
+    if held:
+        line += (f"; held for the operator, no digest queued: {held} (`newswatch release {run_id}` sends its digests, "
+                 f"`newswatch rebaseline {run_id}` accepts it silently)")
     if status == "incomplete":
         line += f"; incomplete because {'; '.join(reasons) or 'the crawl stopped before its end'}: " \
                 "no removals reported"

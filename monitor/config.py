@@ -109,6 +109,24 @@ class Checked(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
+class Duration(click.ParamType):
+    """A span of time: `36h`, `90m`, `2d` or a number of hours (a `datetime.timedelta`)."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import datetime as dt
+
+        from monitor.health import duration
+
+        if isinstance(value, dt.timedelta):
+            return value
+        try:
+            return duration(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
 def _option(*declarations: str, envvar: str, **attributes: Any) -> Decorator:
     """A click option read from `envvar` too, shown in --help and in error messages."""
     return click.option(*declarations, envvar=envvar, show_envvar=True, **attributes)
@@ -124,6 +142,60 @@ database_option = _option(
 site_option = _option(
     "--site", envvar="NEWSWATCH_SITE", type=click.Choice(sorted(PROFILES)), default=DEFAULT_SITE,
     show_default=True, help="Which site profile (crawler/sites.py).",
+)
+
+
+# --------------------------------------------------------------------------- the brake and health
+
+
+def brake_options(command: Command) -> Command:
+    """When detection holds a run for the operator, passed to the command as one `brake: BrakeSettings`."""
+    from monitor.brake import DEFAULT_MAX_SHARE, DEFAULT_MIN_COUNT, BrakeSettings
+
+    options = [
+        _option("--max-edit-share", envvar="NEWSWATCH_MAX_EDIT_SHARE", type=click.FloatRange(0, 1),
+                default=DEFAULT_MAX_SHARE, show_default=True,
+                help="A run editing (or removing) more than this share of the articles it compared is held."),
+        _option("--hold-min-count", envvar="NEWSWATCH_HOLD_MIN_COUNT", type=click.IntRange(min=0),
+                default=DEFAULT_MIN_COUNT, show_default=True,
+                help="...and more than this many of them."),
+    ]
+
+    @functools.wraps(command)
+    def with_brake(*args: Any, max_edit_share: float, hold_min_count: int, **values: Any) -> Any:
+        return command(*args, brake=BrakeSettings(max_edit_share, hold_min_count), **values)
+
+    return _apply(options, with_brake)
+
+
+def health_options(command: Command) -> Command:
+    """When a problem of our own is one, passed to the command as one `health: HealthSettings`."""
+    from monitor.health import DEFAULT_MAIL_FAILING_AFTER, DEFAULT_STALE_AFTER, HealthSettings
+
+    options = [
+        _option("--stale-after", envvar="NEWSWATCH_STALE_AFTER", type=Duration(),
+                default=_hours(DEFAULT_STALE_AFTER), show_default=True,
+                help="No complete run for this long is a problem (the scheduler stopped?)."),
+        _option("--mail-failing-after", envvar="NEWSWATCH_MAIL_FAILING_AFTER", type=Duration(),
+                default=_hours(DEFAULT_MAIL_FAILING_AFTER), show_default=True,
+                help="E-mail failing (digests pending after errors) this long is a problem."),
+    ]
+
+    @functools.wraps(command)
+    def with_health(*args: Any, stale_after: Any, mail_failing_after: Any, **values: Any) -> Any:
+        return command(*args, health=HealthSettings(stale_after, mail_failing_after), **values)
+
+    return _apply(options, with_health)
+
+
+def _hours(span: Any) -> str:
+    return f"{span.total_seconds() / 3600:g}h"
+
+
+operator_email_option = _option(
+    "--operator-email", envvar="NEWSWATCH_OPERATOR_EMAIL", type=Checked("address", mail.mail_from), default=None,
+    help="Where problems of our own (failed, incomplete or held runs, no complete run, e-mail failing) are "
+         "mailed, once each; never to subscribers.",
 )
 
 

@@ -14,8 +14,10 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, aliased
 
+from monitor.brake import BrakeSettings
 from monitor.diff import compare
 from monitor.diffview import summary
+from monitor.holds import brake_run
 from monitor.mail import outbox
 from storage.changes import ChangeRecord, list_changes
 from storage.models import CHANGE_KINDS, Article, ArticleEvent, ArticleVersion, Change, CrawlRun
@@ -24,8 +26,9 @@ from storage.runs import RunNotFound
 logger = logging.getLogger(__name__)
 
 
-def detect_run(session: Session, run_id: int) -> list[ChangeRecord]:
-    """Write (or rewrite) the changes of run `run_id`, queue their digests, and return them."""
+def detect_run(session: Session, run_id: int, brake: BrakeSettings | None = None) -> list[ChangeRecord]:
+    """Write (or rewrite) the changes of run `run_id`, queue their digests (unless the brake holds
+    the run, monitor.holds), and return them."""
     run = session.get(CrawlRun, run_id)
     if run is None:
         raise RunNotFound(f"no crawl run {run_id}")
@@ -40,6 +43,7 @@ def detect_run(session: Session, run_id: int) -> list[ChangeRecord]:
     session.add_all(changes)
     session.flush()
     _update_states(session, {change.article_id for change in changes if change.kind in ("removed", "restored")})
+    brake_run(session, run, changes, brake or BrakeSettings())
     queued = outbox.enqueue_digests(session, run_id)
     # At DEBUG: a crawl's summary line says as much (crawler.runs), `newswatch detect` prints it.
     logger.debug("run %s: %s; %d digests queued", run_id, count_summary(changes), queued)

@@ -14,7 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler import signals as newswatch_signals
+from monitor.brake import BrakeSettings
 from monitor.detect import detect_run
+from storage.models import CrawlRun
 from storage.outbox import count_pending
 
 logger = logging.getLogger(__name__)
@@ -24,21 +26,25 @@ class DetectChanges:
     """On `run_finished`, write the run's changes (and queue their digests); their counts go to the
     stats (`newswatch/changes_KIND`, `newswatch/digests_queued`), from which the run's summary is made."""
 
-    def __init__(self, stats: StatsCollector) -> None:
+    def __init__(self, stats: StatsCollector, brake: BrakeSettings | None = None) -> None:
         self.stats = stats
+        self.brake = brake or BrakeSettings()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DetectChanges:
-        extension = cls(crawler.stats)
+        settings = crawler.settings
+        brake = BrakeSettings(settings.getfloat("NEWSWATCH_MAX_EDIT_SHARE"), settings.getint("NEWSWATCH_HOLD_MIN_COUNT"))
+        extension = cls(crawler.stats, brake)
         crawler.signals.connect(extension.run_finished, signal=newswatch_signals.run_finished)
         return extension
 
     def run_finished(self, run_id: int, status: str, engine: Engine) -> None:
         try:
             with Session(engine) as session, session.begin():
-                changes = detect_run(session, run_id)
+                changes = detect_run(session, run_id, self.brake)
                 kinds = [change.kind for change in changes]
                 queued = count_pending(session, run_id)
+                held = session.get(CrawlRun, run_id).hold_reason
         except SQLAlchemyError:
             logger.exception("change detection of run %s failed; `newswatch detect --run %s` retries it",
                              run_id, run_id)
@@ -47,3 +53,5 @@ class DetectChanges:
         for kind in ("added", "edited", "removed", "restored"):
             self.stats.set_value(f"newswatch/changes_{kind}", kinds.count(kind))
         self.stats.set_value("newswatch/digests_queued", queued)
+        if held:
+            self.stats.set_value("newswatch/held", held)

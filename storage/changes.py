@@ -72,13 +72,15 @@ def list_changes(
     newest_first: bool = False,
     limit: int | None = None,
     offset: int = 0,
+    include_held: bool = True,
 ) -> list[ChangeRecord]:
     """Changes of one run, or of every run started since a date, by run, language, kind and URL.
 
     Baseline additions are left out unless `include_baseline`; `languages`, `kinds`, `until` (runs
     started on or before that day) and `article_id` narrow the list; `with_texts` reads the
     compared versions' texts too; `newest_first` puts the latest runs first, and `limit`/`offset`
-    take one page of the list. RunNotFound for an unknown run.
+    take one page of the list; `include_held=False` leaves out the runs held for the operator (an
+    alerting channel must not announce them). RunNotFound for an unknown run.
     """
     if run_id is not None and session.get(CrawlRun, run_id) is None:
         raise RunNotFound(f"no crawl run {run_id}")
@@ -122,6 +124,8 @@ def list_changes(
         query = query.where(Change.article_id == article_id)
     if not include_baseline:
         query = query.where(Change.is_baseline.is_(False))
+    if not include_held:
+        query = query.where(Change.run_id.not_in(select(CrawlRun.id).where(CrawlRun.hold == "held")))
     if languages is not None:
         query = query.where(Article.language.in_(sorted(languages)))
     if kinds is not None:

@@ -23,6 +23,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 RUN_STATUSES = ("running", "complete", "incomplete", "failed")
+# A run whose changes look like a storm (monitor.brake) is held, then released or rebaselined.
+HOLD_STATES = ("held", "released", "rebaselined")
 ARTICLE_STATES = ("live", "gone")
 CHANGE_KINDS = ("added", "edited", "removed", "restored")
 EVENT_KINDS = ("gone", "moved", "back")
@@ -87,6 +89,7 @@ class CrawlRun(Base):
     __tablename__ = "crawl_runs"
     __table_args__ = (
         CheckConstraint(_one_of("status", RUN_STATUSES), name="status"),
+        CheckConstraint(_one_of("hold", HOLD_STATES), name="hold"),
         Index("ix_crawl_runs_site_started_at", "site", "started_at"),
         # The crawl lock: at most one running crawl per site, enforced by the database.
         Index("uq_crawl_runs_one_running_per_site", "site", unique=True,
@@ -107,6 +110,11 @@ class CrawlRun(Base):
     pid: Mapped[int | None]
     hostname: Mapped[str | None] = mapped_column(String(255))
     heartbeat_at: Mapped[dt.datetime | None]
+    # The brake (monitor.brake): None, or held for the operator (its digests not queued), then
+    # released (queued) or rebaselined (accepted silently); why, and the common text that explains it.
+    hold: Mapped[str | None] = mapped_column(String(16))
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    hold_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON_TYPE)
 
 
 class Article(Base):
@@ -254,3 +262,23 @@ class Delivery(Base):
     # twice (a crash between the server's acceptance and our commit) can be de-duplicated.
     message_id: Mapped[str | None] = mapped_column(String(255))
     sent_at: Mapped[dt.datetime | None]
+
+
+class OperatorNotice(Base):
+    """A problem of our own the operator was (or is to be) told about, once: a run incomplete, held or
+    failed, no complete run for too long, SMTP failing (monitor.health).
+
+    `problem` names it (`run 12 held`, `stale`, `smtp`); a notice is open until the problem is gone
+    (`resolved_at`), and the same problem coming back later is a new notice, so a new email.
+    """
+
+    __tablename__ = "operator_notices"
+    __table_args__ = (Index("ix_operator_notices_problem", "problem"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[dt.datetime]
+    announced_at: Mapped[dt.datetime | None]
+    resolved_at: Mapped[dt.datetime | None]

@@ -51,6 +51,9 @@ class RunSummary:
     is_baseline: bool
     stats: dict[str, Any]
     reason: str | None = None  # why it failed or is incomplete
+    hold: str | None = None  # held for the operator, released or rebaselined (monitor.brake)
+    hold_reason: str | None = None
+    hold_evidence: tuple[dict[str, Any], ...] = ()  # the common text that explains the hold
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,9 @@ def list_runs(session: Session) -> list[RunSummary]:
             is_baseline=run.is_baseline,
             stats=run.stats,
             reason=run_reason(run),
+            hold=run.hold,
+            hold_reason=run.hold_reason,
+            hold_evidence=tuple(run.hold_evidence or ()),
         )
         for run in runs
     ]

@@ -79,7 +79,8 @@ def test_articles_and_runs_after_a_crawl(mirror, engine, crawl):
                             for a in articles)
     assert french and {a["language"] for a in french} == {"fr"} and len(french) < len(articles)
     assert [r["status"] for r in runs] == ["complete"]
-    assert set(runs[0]) == {"id", "site", "status", "started_at", "finished_at", "is_baseline", "stats", "reason"}
+    assert set(runs[0]) == {"id", "site", "status", "started_at", "finished_at", "is_baseline", "stats", "reason",
+                            "hold", "hold_reason", "hold_evidence"}
     assert runs[0]["reason"] is None
     assert runs[0]["stats"]["items"] == len(articles) == runs[0]["stats"]["versions_written"]
     assert runs[0]["stats"]["requests"] > len(articles)

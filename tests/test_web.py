@@ -100,8 +100,8 @@ def test_a_run_page_says_its_status_what_it_means_and_its_changes(client, crawle
 
 
 def test_a_held_or_incomplete_run_says_why():
-    held = SimpleNamespace(status="complete", held=True, held_reason="would edit 40% of the site", error=None)
-    incomplete = SimpleNamespace(status="incomplete", error="12 of 40 article fetches failed (30%)")
+    held = SimpleNamespace(status="complete", hold="held", hold_reason="would edit 40% of the site", error=None)
+    incomplete = SimpleNamespace(status="incomplete", hold=None, error="12 of 40 article fetches failed (30%)")
     assert web_pages.run_status(held) == web_pages.RunStatus("held", "would edit 40% of the site")
     assert web_pages.run_status(incomplete) == web_pages.RunStatus("incomplete", "12 of 40 article fetches failed (30%)")
 

@@ -15,6 +15,7 @@ from monitor.mail.settings import ConfigError, MailSettings, SecretKey
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from monitor.health import HealthSettings
     from monitor.mail.send import NotifyReport
 
 
@@ -151,12 +152,15 @@ def unsubscribe(token: str, database_url: str) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the digests that are due; send and record nothing.")
 @click.option("--retry-now", is_flag=True, help="Also retry digests still backing off after an error.")
 @click.option("--retry-failed", is_flag=True, help="Also retry digests the server refused for good.")
+@config.operator_email_option
+@config.health_options
 @config.mail_options
 @config.secret_key_options
 @config.database_option
-def notify(dry_run: bool, retry_now: bool, retry_failed: bool, mail_settings: MailSettings, secret_key: SecretKey,
-           database_url: str) -> None:
-    """Send the digest emails that are due (SMTP, or .eml files without an SMTP host)."""
+def notify(dry_run: bool, retry_now: bool, retry_failed: bool, operator_email: str | None, health: HealthSettings,
+           mail_settings: MailSettings, secret_key: SecretKey, database_url: str) -> None:
+    """Send the digest emails that are due (SMTP, or .eml files without an SMTP host), and with
+    --operator-email each new problem of our own to the operator (`newswatch health`)."""
     from sqlalchemy.orm import Session
 
     from monitor.mail.send import send_due
@@ -166,6 +170,8 @@ def notify(dry_run: bool, retry_now: bool, retry_failed: bool, mail_settings: Ma
 
     transport = transport_for(mail_settings)
     with open_database(database_url) as engine:
+        if operator_email and not dry_run:
+            _tell_operator(engine, health, mail_settings, operator_email)
         with Session(engine) as session:
             if store.any_subscriber(session) is None:
                 click.echo("No subscribers: nothing to send (add one with `newswatch subscribers add EMAIL`).")
@@ -184,6 +190,19 @@ def notify(dry_run: bool, retry_now: bool, retry_failed: bool, mail_settings: Ma
         except ConfigError as error:
             raise click.ClickException(str(error)) from error
     _report(report, transport.description)
+
+
+def _tell_operator(engine: Engine, health: HealthSettings, settings: MailSettings, operator: str) -> None:
+    """Mail the operator each new problem of our own, once (before the digests: their failure is one)."""
+    from sqlalchemy.orm import Session
+
+    from monitor.cli.health import tell_operator
+    from monitor.health import check
+
+    now = _now()
+    with Session(engine) as session:
+        found = check(session, health, now=now)
+    tell_operator(engine, found, settings, operator, now=now)
 
 
 def _dry_run(engine: Engine, settings: MailSettings, key: bytes, destination: str, now: dt.datetime) -> None:

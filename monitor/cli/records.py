@@ -22,7 +22,9 @@ from monitor.cli.output import fields, print_json, print_table, when
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from monitor.brake import BrakeSettings
     from storage.models import ArticleVersion
+    from storage.runs import RunSummary
 
 
 @click.command()
@@ -59,16 +61,25 @@ def runs(database_url: str, as_json: bool, wide: bool) -> None:
     with open_database(database_url) as engine, Session(engine) as session:
         rows = list_runs(session)
     if as_json:
-        print_json([fields(r, "id", "site", "status", "started_at", "finished_at", "is_baseline", "stats", "reason")
-                    for r in rows])
+        print_json([fields(r, "id", "site", "status", "started_at", "finished_at", "is_baseline", "stats", "reason",
+                           "hold", "hold_reason", "hold_evidence") for r in rows])
         return
     print_table(
         ["id", "status", "started", "finished", "requests", "items", "new versions", "reason"],
-        [[r.id, r.status + (" (baseline)" if r.is_baseline else ""), when(r.started_at), when(r.finished_at),
-          r.stats.get("requests", ""), r.stats.get("items", ""), r.stats.get("versions_written", ""), r.reason]
+        [[r.id, _status(r), when(r.started_at), when(r.finished_at), r.stats.get("requests", ""),
+          r.stats.get("items", ""), r.stats.get("versions_written", ""),
+          f"held: {r.hold_reason}" if r.hold == "held" else r.reason]
          for r in rows],
         shrink={"reason"}, wide=wide,
     )
+
+
+def _status(run: RunSummary) -> str:
+    """`complete`, `held`, `complete (released)`, `complete (baseline)`..."""
+    if run.hold == "held":
+        return "held"
+    notes = [note for note in ("baseline" if run.is_baseline else None, run.hold) if note]
+    return run.status + (f" ({', '.join(notes)})" if notes else "")
 
 
 @click.command()
@@ -83,12 +94,16 @@ def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: s
     from sqlalchemy.orm import Session
 
     from storage.changes import list_changes
+    from storage.models import CrawlRun
     from storage.runs import RunNotFound
 
     with open_database(database_url) as engine, Session(engine) as session:
         try:
             chosen = None if since else run_id(session, run)
             rows = list_changes(session, chosen, since.date() if since else None, include_baseline=baseline)
+            shown = sorted({r.run_id for r in rows} | ({chosen} if chosen is not None else set()))
+            held = [held for held in (session.get(CrawlRun, n) for n in shown) if held is not None and held.hold == "held"]
+            notes = [_held_note(crawl.id, crawl.hold_reason or "", crawl.hold_evidence or []) for crawl in held]
             # Nothing to show, but a baseline stored what it found: say where it is.
             hidden = [] if rows or baseline else list_changes(session, chosen, since.date() if since else None,
                                                               include_baseline=True)
@@ -107,6 +122,18 @@ def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: s
         again = f"--run {runs[0]}" if chosen is not None else f"--since {since:%Y-%m-%d}" if since else ""
         click.echo(f"{which} the baseline: {len(hidden)} articles recorded as added, never reported; "
                    f"`newswatch changes {again + ' ' if again else ''}--baseline` lists them")
+    for note in notes:
+        click.echo(note)
+
+
+def _held_note(run: int, reason: str, evidence: list[dict[str, object]]) -> str:
+    """Why a run is held, the common text that explains it, and what the operator can do."""
+    lines = [f"run {run} is held for the operator, no digest sent: {reason}"]
+    for common in evidence:
+        verb = "added to" if common["change"] == "added" else "gone from"
+        lines.append(f"  {verb} {common['articles']} articles: \u201c{common['text']}\u201d")
+    lines.append(f"  `newswatch release {run}` sends its digests; `newswatch rebaseline {run}` accepts it silently")
+    return "\n".join(lines)
 
 
 @click.command("history")
@@ -207,21 +234,25 @@ def _versions(session: Session, url: str, site: str) -> list[ArticleVersion]:
 
 @click.command()
 @run_option
+@config.brake_options
 @config.database_option
-def detect(run: str, database_url: str) -> None:
+def detect(run: str, brake: BrakeSettings, database_url: str) -> None:
     """Recompute a run's changes (idempotent) and print how many of each kind."""
     from sqlalchemy.orm import Session
 
     from monitor.detect import count_summary, detect_run
+    from storage.models import CrawlRun
     from storage.runs import RunNotFound
 
     with open_database(database_url) as engine, Session(engine) as session, session.begin():
         try:
             chosen = run_id(session, run)
-            counts = count_summary(detect_run(session, chosen))
+            counts = count_summary(detect_run(session, chosen, brake))
+            crawl = session.get(CrawlRun, chosen)
+            held = crawl.hold_reason if crawl is not None and crawl.hold == "held" else None
         except RunNotFound as error:
             raise click.ClickException(str(error)) from error
-    click.echo(f"run {chosen}: {counts}")
+    click.echo(f"run {chosen}: {counts}" + (f"; held for the operator: {held}" if held else ""))
 
 
 @click.command()

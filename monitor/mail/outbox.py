@@ -46,6 +46,8 @@ def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = Non
         raise RunNotFound(f"no crawl run with id {run_id}")
     now = now or dt.datetime.now(dt.UTC)
     alerting = run.status == "complete" and not run.is_baseline
+    if run.hold in ("held", "rebaselined"):  # the brake holds it (monitor.holds), or it was accepted silently
+        alerting = False
     keys = alertable_keys(session, run_id) if alerting else set()
     audience = subscribers.subscribed_at(session, run.finished_at or now)
     wanted = {s.id for s in audience if subscribers.wants(s, keys)}

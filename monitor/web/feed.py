@@ -35,7 +35,7 @@ def atom() -> Response:
     kinds = [k for k in request.args.get("kinds", "").split(",") if k in CHANGE_KINDS] or None
     db = session()
     changes = list_changes(db, languages=[language] if language else None, kinds=kinds, with_texts=True,
-                           newest_first=True, limit=ENTRIES)
+                           newest_first=True, limit=ENTRIES, include_held=False)
     runs = {run.id: run for run in db.query(CrawlRun).filter(CrawlRun.id.in_({c.run_id for c in changes}))}
     body = build_feed(changes, runs, language, kinds, request.full_path.rstrip("?"))
     return Response(body, mimetype="application/atom+xml")

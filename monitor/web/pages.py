@@ -178,14 +178,11 @@ class RunStatus:
 
 
 def run_status(crawl: CrawlRun) -> RunStatus:
-    """complete / incomplete / failed / running, or held when the run was held for the operator.
-
-    Held runs are recorded by the operator-alert work as a status or a flag with a reason;
-    both spellings are read if the columns exist, and the `error` column otherwise.
-    """
-    held = crawl.status == "held" or bool(getattr(crawl, "held", False))
-    reason = getattr(crawl, "held_reason", None) or getattr(crawl, "reason", None) or crawl.error
-    return RunStatus("held" if held else crawl.status, reason)
+    """complete / incomplete / failed / running, or held while the brake holds it for the operator
+    (monitor.brake), with why."""
+    if crawl.hold == "held":
+        return RunStatus("held", crawl.hold_reason)
+    return RunStatus(crawl.status, crawl.error)
 
 
 @blueprint.get("/changes/<int:run_id>/<int:article_id>")
