@@ -44,7 +44,7 @@ class DetectChanges:
                 changes = detect_run(session, run_id, self.brake)
                 kinds = [change.kind for change in changes]
                 queued = count_pending(session, run_id)
-                held = session.get(CrawlRun, run_id).hold_reason
+                held = session.get_one(CrawlRun, run_id).hold_reason
         except SQLAlchemyError:
             logger.exception("change detection of run %s failed; `newswatch detect --run %s` retries it",
                              run_id, run_id)
