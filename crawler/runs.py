@@ -65,7 +65,7 @@ class RunLifecycle:
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
-        engine = make_engine(settings.get("NEWSWATCH_DATABASE_URL"))
+        engine = make_engine(settings.get("NEWSWATCH_DATABASE_URL"), writer=True)  # waits for others' locks
         try:
             migrate(engine)
             run = _start(crawler, engine)

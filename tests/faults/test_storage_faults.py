@@ -43,8 +43,6 @@ def start_held(site, crawls, engine, **options):
 # --------------------------------------------------------------------------- item 9
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 9: while another process holds SQLite's write lock for 5 s, "
-                                       "stores fail at once with 'database is locked' instead of waiting for it")
 def test_item9_a_short_sqlite_lock_while_storing_is_waited_for(database, site, crawls):
     engine = database("v1")
     crawl, gate = start_held(site, crawls, engine)
