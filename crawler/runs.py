@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawler import config
+from crawler import config, exits
 from crawler import signals as newswatch_signals
 from crawler.sites import SiteProfile
 from crawler.summary import run_summary, start_line
@@ -112,6 +112,7 @@ class RunLifecycle:
         """Close the run (the item pipelines have written their last items by now) and announce it."""
         self._stop_heartbeat()
         try:
+            self.crawler.stats.set_value(exits.RUN_STATUS_STAT, "failed")  # until recorded otherwise
             if self.lock_lost:
                 # Another crawl marked this run abandoned and took the lock: the run is theirs to
                 # account for now; closing it as ours would overwrite that record.
@@ -132,6 +133,7 @@ class RunLifecycle:
         except SQLAlchemyError:
             logger.exception("could not record the end of run %s", self.run.id)
             return
+        self.crawler.stats.set_value(exits.RUN_STATUS_STAT, status)
         self.crawler.signals.send_catch_log(newswatch_signals.run_finished, run_id=self.run.id, status=status,
                                             engine=self.run.engine)
         # Detection ran on run_finished (when enabled) and left its counts in the stats.

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from crawler import exits
 from storage import outbox, runs
 from storage.changes import count_kinds
 from storage.db import make_engine
@@ -162,7 +163,7 @@ def _settle(engine: Engine, site: str, child: _Child, started: dt.datetime) -> t
             error = _failure(child) if child.returncode else "crawl exited without closing its run"
             runs.fail_run(session, run, error)
             return run.id, "failed", error
-        if child.returncode:
+        if child.returncode != exits.BY_RUN_STATUS.get(run.status):  # 3 for an incomplete run, say: as it should
             logger.warning("run %s was closed as %s, then the crawl %s", run.id, run.status, _failure(child))
         return run.id, run.status, run.error
 

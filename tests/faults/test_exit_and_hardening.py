@@ -33,11 +33,8 @@ def refuse_a_quarter_of_the_stores(engine) -> None:
 
 @pytest.mark.parametrize(("night", "exits_0"), [
     pytest.param("complete", True, id="complete"),
-    pytest.param("a listing page failed", False, id="incomplete", marks=pytest.mark.xfail(
-        strict=True, reason="issue 13 item 12: `scrapy crawl news` exits 0 for an incomplete run")),
-    pytest.param("a quarter of the stores failed", False, id="store failures", marks=pytest.mark.xfail(
-        strict=True, reason="issue 13 item 12: `scrapy crawl news` exits 0 for a run that could not store a "
-                            "quarter of its items")),
+    pytest.param("a listing page failed", False, id="incomplete"),
+    pytest.param("a quarter of the stores failed", False, id="store failures"),
 ])
 def test_item12_the_exit_status_of_a_crawl_is_0_only_for_a_complete_run(database, site, crawls, night, exits_0):
     engine = database("v1")
