@@ -69,6 +69,7 @@ class ScheduleConfig:
     timezone: str = config.DEFAULT_TIMEZONE
     notify_every_minutes: int = config.DEFAULT_NOTIFY_EVERY
     misfire_grace_seconds: int = config.DEFAULT_MISFIRE_GRACE
+    crawl_timeout_seconds: int = config.DEFAULT_CRAWL_TIMEOUT
     crawl_command: tuple[str, ...] | None = None
     notify_command: tuple[str, ...] | None = None
 
@@ -160,7 +161,7 @@ def build_scheduler(config: ScheduleConfig, *, engine: Engine | None = None) -> 
     migrate(engine)  # the jobs need our tables; the job store creates its own
     store = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)
     # The pool's threads hold the jobs' context, so that the job store never does.
-    context = JobContext(database_url=config.database_url, site=config.site)
+    context = JobContext(database_url=config.database_url, site=config.site, crawl_timeout=config.crawl_timeout_seconds)
     executor = ThreadPoolExecutor(max_workers=2, pool_kwargs={"initializer": use_context, "initargs": (context,)})
     scheduler = NightlyScheduler(
         jobstores={"default": store},
