@@ -34,6 +34,8 @@ def database_failure(error: BaseException) -> str | None:
     if not isinstance(error, (OperationalError, InterfaceError)) and not (
             isinstance(error, DBAPIError) and error.connection_invalidated):
         return None
+    if str(getattr(getattr(error, "orig", None), "sqlstate", "") or "").startswith("40"):
+        return None  # PostgreSQL's transaction rollback (a deadlock, a serialization failure): this write's alone
     return describe(error)
 
 
