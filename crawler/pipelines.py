@@ -6,6 +6,7 @@ import logging
 
 from scrapy.exceptions import DropItem
 from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -14,8 +15,9 @@ from crawler import signals as newswatch_signals
 from crawler.extraction import NotAnArticle, extract
 from crawler.extraction.pool import ExtractionPool
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord, ArticleUnchanged
-from crawler.runs import Run
+from crawler.runs import DATABASE_FAILED_STAT, Run
 from storage import events, repository
+from storage.failures import database_failure, describe
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +77,15 @@ class StorePipeline:
     logged and counted as a failed fetch of the run, never as a change). The run, and the
     database it lives in, come from the run's extension (crawler.runs, signal `run_started`),
     which closes the run after this pipeline's last batch (`close_spider`).
+
+    A failure of the database itself (storage.failures: the disk is full, a lock held past the
+    busy timeout, the server gone) is no item's fault and would fail every later write: it is
+    logged once, as one ERROR line, the crawl stops (reason `database_failed`) and its run fails
+    (crawler.runs); what was committed before it stays.
     """
 
     def __init__(self, crawler) -> None:
+        self.crawler = crawler
         self.stats = crawler.stats
         settings = crawler.settings
         self.min_ratio = settings.getfloat("NEWSWATCH_MIN_LENGTH_RATIO")
@@ -86,6 +94,7 @@ class StorePipeline:
         self.run: Run | None = None
         self.pending: list = []
         self.flusher = None
+        self.database_failed: str | None = None  # how the database failed, once it has
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -111,33 +120,55 @@ class StorePipeline:
         """Write the last batch: Scrapy calls this once every item went through, before `spider_closed`."""
         if self.flusher is not None and self.flusher.running:
             self.flusher.stop()
-        self.flush()
+        self.flush(closing=True)
 
-    def flush(self) -> None:
+    def flush(self, *, closing: bool = False) -> None:
         """Write the pending items: all in one transaction, else each in its own."""
         items, self.pending = self.pending, []
-        if not items:
-            return
+        if not items or self.database_failed:
+            return  # once the database failed, the crawl is stopping: nothing more is written
         try:
             with Session(self.run.engine) as session, session.begin():
                 outcomes = [self._write(session, item) for item in items]
         except SQLAlchemyError as error:
+            if failure := database_failure(error):
+                self._stop(failure, closing)
+                return
             logger.warning("a batch of %d items could not be stored (%s); storing them one by one",
-                           len(items), error)
-            outcomes = [self._write_alone(item) for item in items]
+                           len(items), describe(error))
+            outcomes = []
+            for item in items:
+                outcome = self._write_alone(item, closing)
+                if outcome is None:  # the database failed meanwhile
+                    return
+                outcomes.append(outcome)
         for counters, warning in outcomes:  # only once committed: a failed batch counts nothing twice
             for counter in counters:
                 self.stats.inc_value(f"newswatch/{counter}")
             if warning:
                 logger.warning(warning)
 
-    def _write_alone(self, item) -> tuple[list[str], str | None]:
+    def _write_alone(self, item, closing: bool) -> tuple[list[str], str | None] | None:
+        """Write one item in its own transaction; None when the database failed (the crawl stops)."""
         try:
             with Session(self.run.engine) as session, session.begin():
                 return self._write(session, item)
-        except SQLAlchemyError:
-            logger.exception("could not store %s", getattr(item, "url", None) or item.page.url)
+        except SQLAlchemyError as error:
+            if failure := database_failure(error):
+                self._stop(failure, closing)
+                return None
+            logger.error("could not store %s: %s", getattr(item, "url", None) or item.page.url, describe(error))
             return ["store_failed"], None
+
+    def _stop(self, failure: str, closing: bool) -> None:
+        """The database failed: say so once, and stop the crawl (unless it is closing already)."""
+        self.database_failed = failure
+        self.stats.set_value(DATABASE_FAILED_STAT, failure)
+        logger.error("the database failed while storing run %s: %s; stopping the crawl (what was stored before "
+                     "stays; the next run takes over)", self.run.id, failure)
+        if not closing:
+            closed = deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_failed"))
+            closed.addErrback(lambda failure: logger.warning("could not close the spider: %s", failure.value))
 
     def _write(self, session: Session, item) -> tuple[list[str], str | None]:
         """Write one item; the stats counters it earns and a warning to log, once committed."""

@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from scrapy import signals
 from scrapy.utils.asyncio import create_looping_call
@@ -26,14 +26,18 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawler import config
+from crawler import config, exits
 from crawler import signals as newswatch_signals
 from crawler.sites import SiteProfile
 from crawler.summary import run_summary, start_line
 from storage import addresses, repository, runs
 from storage.db import make_engine, migrate
+from storage.failures import describe
 
 logger = logging.getLogger(__name__)
+
+# The stat in which the store pipeline says how the database failed while storing (the run fails).
+DATABASE_FAILED_STAT = "newswatch/database_failed"
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,14 @@ class RunLifecycle:
     @classmethod
     def from_crawler(cls, crawler):
         settings = crawler.settings
-        engine = make_engine(settings.get("NEWSWATCH_DATABASE_URL"))
+        engine = make_engine(settings.get("NEWSWATCH_DATABASE_URL"), writer=True)  # waits for others' locks
         try:
             migrate(engine)
             run = _start(crawler, engine)
+        except SQLAlchemyError as error:  # the database refuses the crawl: one line, exit status 1
+            engine.dispose()
+            _refuse(error, f"the database refused the crawl: {describe(error)} (database "
+                           f"{engine.url.render_as_string(hide_password=True)}); nothing was fetched")
         except BaseException:
             engine.dispose()
             raise
@@ -97,7 +105,7 @@ class RunLifecycle:
         except SQLAlchemyError as error:
             # The next beat may succeed; a lock without beats for long is taken over.
             self.crawler.stats.inc_value("newswatch/heartbeat_failed")
-            logger.warning("heartbeat of run %s not recorded: %s", self.run.id, error)
+            logger.warning("heartbeat of run %s not recorded: %s", self.run.id, describe(error))
             return
         if not still_ours:
             self.lock_lost = True
@@ -112,6 +120,7 @@ class RunLifecycle:
         """Close the run (the item pipelines have written their last items by now) and announce it."""
         self._stop_heartbeat()
         try:
+            self.crawler.stats.set_value(exits.RUN_STATUS_STAT, "failed")  # until recorded otherwise
             if self.lock_lost:
                 # Another crawl marked this run abandoned and took the lock: the run is theirs to
                 # account for now; closing it as ours would overwrite that record.
@@ -126,12 +135,20 @@ class RunLifecycle:
         stats = run_stats(scrapy_stats)
         reasons = runs.incomplete_reasons(stats, reason, self.max_failure_rate)
         status = "incomplete" if reasons else "complete"
+        error = "; ".join(reasons) or None
+        if database_failed := scrapy_stats.get(DATABASE_FAILED_STAT):
+            status, reasons, error = "failed", [], f"the database failed while storing: {database_failed}"
         try:
             with Session(self.run.engine) as session, session.begin():
-                runs.finish_run(session, self.run.id, status, stats, error="; ".join(reasons) or None)
-        except SQLAlchemyError:
-            logger.exception("could not record the end of run %s", self.run.id)
+                runs.finish_run(session, self.run.id, status, stats, error=error)
+        except SQLAlchemyError as failure:
+            if database_failed:  # said once already, as the crawl stopped
+                logger.warning("run %s left running: the database still fails (%s); the next run takes it over "
+                               "as failed", self.run.id, describe(failure))
+            else:
+                logger.error("could not record the end of run %s: %s", self.run.id, describe(failure))
             return
+        self.crawler.stats.set_value(exits.RUN_STATUS_STAT, status)
         self.crawler.signals.send_catch_log(newswatch_signals.run_finished, run_id=self.run.id, status=status,
                                             engine=self.run.engine)
         # Detection ran on run_finished (when enabled) and left its counts in the stats.
@@ -170,11 +187,16 @@ def _claim(engine: Engine, site: str, stale_after: dt.timedelta) -> runs.Claim:
     try:
         return runs.claim(engine, site, stale_after=stale_after)
     except runs.CrawlAlreadyRunning as refusal:
-        logger.error("%s", refusal)
-        # Scrapy reports a failed start-up once more, with a traceback, through asyncio's
-        # "Task exception was never retrieved": the line above already said it all.
-        logging.getLogger("asyncio").addFilter(_Reported(refusal))
-        raise
+        _refuse(refusal, str(refusal))
+
+
+def _refuse(error: BaseException, message: str) -> NoReturn:
+    """Stop the crawl at start-up (`scrapy crawl` exits with status 1), said in one ERROR line."""
+    logger.error("%s", message)
+    # Scrapy reports a failed start-up once more, with a traceback, through asyncio's
+    # "Task exception was never retrieved": the line above already said it all.
+    logging.getLogger("asyncio").addFilter(_Reported(error))
+    raise error
 
 
 class _Reported(logging.Filter):

@@ -76,6 +76,7 @@ RETRY_TIMES = 3  # 5xx, 408, 429, timeouts and connection errors (Scrapy's RETRY
 COOKIES_ENABLED = False
 # No console to the crawl's process: neither Scrapy's telnet one nor its HTTP one, which runs
 # Python sent to it (a token in the user's profile guards it) and is on by default since 2.19.
+# Both are also left out of EXTENSIONS below, with every other extension the product does not use.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 # A page yields one article, or a listing's dozen requests: Scrapy's 100 starts a hundred
@@ -83,6 +84,15 @@ REMOTE_CONTROL_ENABLED = False
 CONCURRENT_ITEMS = 16
 
 EXTENSIONS = {
+    # Scrapy's extensions the product does not use, off: nothing listens, nothing is left behind.
+    # Kept: CoreStats and LogCount (the run's stats), LogStats (the periodic count at DEBUG),
+    # MemoryUsage (peak memory in the stats) and AutoThrottle (politeness).
+    "scrapy.extensions.telnet.TelnetConsole": None,  # a Python console on a local port
+    "scrapy.extensions.remote_control.RemoteControl": None,  # Python sent over HTTP; token files
+    "scrapy.extensions.memdebug.MemoryDebugger": None,
+    "scrapy.extensions.closespider.CloseSpider": None,
+    "scrapy.extensions.feedexport.FeedExporter": None,  # items go to the database, not to feeds (-o)
+    "scrapy.extensions.spiderstate.SpiderState": None,  # no JOBDIR
     # On a terminal, a line redrawn every second; LogStats's periodic line is at DEBUG (crawler/logs.py).
     "crawler.progress.Progress": 0,
     # The run's life: claimed at start-up, heartbeat, known articles, closed with status and stats.

@@ -10,7 +10,7 @@ what it accepts, and exits with status 2. Nothing here imports more than click a
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_NOTIFY_EVERY = 5  # minutes
 DEFAULT_MISFIRE_GRACE = 3600  # seconds
+# A nightly crawl running longer than this is stuck: killed, and its run failed. Under a day, so
+# that a stuck crawl never costs the next night.
+DEFAULT_CRAWL_TIMEOUT = 12 * 3600  # seconds
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SUPPORTED_DATABASES = "sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
 
@@ -202,8 +205,17 @@ operator_email_option = _option(
 # --------------------------------------------------------------------------- the schedule
 
 
+CRAWL_TIMEOUT = click.IntRange(min=0)
+
+
+def crawl_timeout(environ: Mapping[str, str]) -> int:
+    """NEWSWATCH_CRAWL_TIMEOUT of `environ` as --crawl-timeout reads it (seconds; 0: no limit)."""
+    value = environ.get("NEWSWATCH_CRAWL_TIMEOUT", "")
+    return DEFAULT_CRAWL_TIMEOUT if not value.strip() else int(CRAWL_TIMEOUT(value))
+
+
 def schedule_options(command: Command) -> Command:
-    """--cron, --timezone, --notify-every, --misfire-grace and --log-level."""
+    """--cron, --timezone, --notify-every, --misfire-grace, --crawl-timeout and --log-level."""
     options = [
         _option("--cron", envvar="NEWSWATCH_SCHEDULE", type=Crontab(), default=DEFAULT_CRON, show_default=True,
                 help="When the nightly crawl runs: a crontab expression."),
@@ -215,6 +227,10 @@ def schedule_options(command: Command) -> Command:
                 default=DEFAULT_MISFIRE_GRACE, show_default=True,
                 help="Seconds a nightly crawl may start late (after a sleep or a restart); later, it is skipped "
                      "until the next night."),
+        _option("--crawl-timeout", envvar="NEWSWATCH_CRAWL_TIMEOUT", type=CRAWL_TIMEOUT,
+                default=DEFAULT_CRAWL_TIMEOUT, show_default=True,
+                help="Seconds a nightly crawl may run: past them it is killed (with its workers) and its run "
+                     "recorded as failed (timeout). 0: no limit."),
         _option("--log-level", envvar="NEWSWATCH_LOG_LEVEL", type=click.Choice(LOG_LEVELS, case_sensitive=False),
                 default="INFO", show_default=True, help="The scheduler's log level."),
     ]

@@ -11,6 +11,7 @@ crawl and notify processes they start, in their environment, with the scheduler'
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -22,10 +23,13 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from crawler import exits
+from monitor import config
 from storage import outbox, runs
 from storage.changes import count_kinds
 from storage.db import make_engine
@@ -35,6 +39,8 @@ logger = logging.getLogger(__name__)
 
 # How much of a failed child's last log line goes into the run's error.
 _ERROR_CHARS = 500
+# How long the log of a child that exited is still read (its group was killed: the pipe closes at once).
+_LOG_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class JobContext:
 
     database_url: str = field(repr=False)  # may hold a password
     site: str
+    # Seconds a crawl may run before it is killed (0: no limit); None: NEWSWATCH_CRAWL_TIMEOUT of the environment.
+    crawl_timeout: int | None = None
 
     def child_environ(self) -> dict[str, str]:
         """The environment of a crawl or notify process: the scheduler's, with this context's settings."""
@@ -89,9 +97,10 @@ def nightly_crawl(crawl_command: Sequence[str] | None = None, notify_command: Se
     site, environ = context.site, context.child_environ()
     command = list(crawl_command or [sys.executable, "-m", "scrapy", "crawl", "news"])
     logger.info("nightly crawl of %s: starting `%s`", site, " ".join(command))
+    timeout = context.crawl_timeout if context.crawl_timeout is not None else config.crawl_timeout(os.environ)
     engine = make_engine(context.database_url)
     try:
-        child = _run(command, environ)
+        child = _run(command, environ, timeout)
         run_id, status, error = _settle(engine, site, child, started)
         changes = _change_counts(engine, run_id)
         emails = _notify(engine, notify_command, environ)
@@ -129,21 +138,60 @@ class _Child:
     pid: int
     returncode: int
     last_line: str
+    timeout: int = 0  # the limit it ran past (and was killed for), if it did
 
 
-def _run(command: Sequence[str], environ: Mapping[str, str]) -> _Child:
-    """Run a child to its end; its log goes on to ours, and its last line is kept for errors."""
-    last_line = ""
-    with subprocess.Popen(command, env=environ, stderr=subprocess.PIPE, text=True, errors="replace") as child:
-        assert child.stderr is not None  # stderr=PIPE
-        for line in child.stderr:
-            sys.stderr.write(line)
-            last_line = line.strip() or last_line
-        returncode = child.wait()
-    return _Child(child.pid, returncode, last_line[:_ERROR_CHARS])
+class _Log:
+    """A child's log (stderr) passed on to ours, line by line, in a thread; its last line kept."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.last_line = stream, ""
+        self.thread = threading.Thread(target=self._pass_on, name="child-log", daemon=True)
+        self.thread.start()
+
+    def _pass_on(self) -> None:
+        with self.stream:
+            for line in self.stream:
+                sys.stderr.write(line)
+                self.last_line = line.strip() or self.last_line
+
+
+def _run(command: Sequence[str], environ: Mapping[str, str], timeout: int = 0) -> _Child:
+    """Run a child to its end, in a process group of its own; its log goes on to ours.
+
+    Its end is its exit, not the end of its log: a process it left behind holding the pipe (an
+    extraction worker of a crawl killed -9) cannot hold the job. Whatever is left of its group once
+    it exited is killed, and so is the whole group once it runs past `timeout` seconds (0: no limit).
+    """
+    child = subprocess.Popen(command, env=environ, stderr=subprocess.PIPE, text=True, errors="replace",
+                             start_new_session=True)
+    assert child.stderr is not None  # stderr=PIPE
+    log = _Log(child.stderr)
+    try:
+        returncode = child.wait(timeout or None)
+        timed_out = 0
+    except subprocess.TimeoutExpired:
+        logger.error("`%s` ran past NEWSWATCH_CRAWL_TIMEOUT (%s s): killing it", " ".join(command), timeout)
+        _kill_group(child.pid)
+        returncode, timed_out = child.wait(), timeout
+    except BaseException:
+        _kill_group(child.pid)
+        child.wait()
+        raise
+    _kill_group(child.pid)  # what it left behind, if anything
+    log.thread.join(_LOG_GRACE_SECONDS)  # the rest of its log, unless something outside its group holds the pipe
+    return _Child(child.pid, returncode, log.last_line[:_ERROR_CHARS], timed_out)
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _failure(child: _Child) -> str:
+    if child.timeout:
+        return (f"timeout: the crawl ran longer than NEWSWATCH_CRAWL_TIMEOUT ({child.timeout} s) and was killed"
+                + (f"; its last line: {child.last_line}" if child.last_line else ""))
     if child.returncode < 0:
         how = f"was killed by {signal.Signals(-child.returncode).name}"
     else:
@@ -159,10 +207,10 @@ def _settle(engine: Engine, site: str, child: _Child, started: dt.datetime) -> t
         if run is None:
             return _without_run(session, site, owner, child, started)
         if run.status == "running":  # the crawl died, or was killed, before it could close its run
-            error = _failure(child) if child.returncode else "crawl exited without closing its run"
+            error = _failure(child) if child.returncode or child.timeout else "crawl exited without closing its run"
             runs.fail_run(session, run, error)
             return run.id, "failed", error
-        if child.returncode:
+        if child.returncode != exits.BY_RUN_STATUS.get(run.status):  # 3 for an incomplete run, say: as it should
             logger.warning("run %s was closed as %s, then the crawl %s", run.id, run.status, _failure(child))
         return run.id, run.status, run.error
 
@@ -171,7 +219,7 @@ def _without_run(session: Session, site: str, owner: runs.Owner, child: _Child,
                  started: dt.datetime) -> tuple[int | None, str, str | None]:
     """A crawl that recorded no run: refused by the lock (left alone), or failed (a `failed` run)."""
     holder = runs.running_run(session, site)
-    if child.returncode and holder is not None:
+    if child.returncode and not child.timeout and holder is not None:
         return None, "refused", (f"another crawl holds the lock: run {holder.id}, started "
                                  f"{holder.started_at:%Y-%m-%d %H:%M:%S} UTC")
     error = _failure(child) if child.returncode else "crawl exited without recording a run"

@@ -69,6 +69,7 @@ class ScheduleConfig:
     timezone: str = config.DEFAULT_TIMEZONE
     notify_every_minutes: int = config.DEFAULT_NOTIFY_EVERY
     misfire_grace_seconds: int = config.DEFAULT_MISFIRE_GRACE
+    crawl_timeout_seconds: int = config.DEFAULT_CRAWL_TIMEOUT
     crawl_command: tuple[str, ...] | None = None
     notify_command: tuple[str, ...] | None = None
 
@@ -113,10 +114,38 @@ def zone(name: str) -> ZoneInfo:
             from error
 
 
+class WallClockCronTrigger(CronTrigger):
+    """APScheduler's CronTrigger, firing once per time on the wall clock.
+
+    Where the clocks go back (Africa/Casablanca, 03:00 -> 02:00 on the night Ramadan starts),
+    the hour between repeats, and CronTrigger fires in it twice: `0 2 * * *` at 02:00 +01 and
+    again at 02:00 +00, an hour later. A time whose wall-clock reading is not later than the
+    previous fire time's is such a repeat and is skipped. Where the clocks go forward, a time
+    that does not exist fires once, at the first moment after it (CronTrigger's own behaviour).
+    """
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None,
+                           now: dt.datetime) -> dt.datetime | None:
+        candidate = super().get_next_fire_time(previous_fire_time, now)
+        if previous_fire_time is None:
+            return candidate
+        last = _wall_clock(previous_fire_time, self.timezone)
+        while candidate is not None and _wall_clock(candidate, self.timezone) <= last:
+            # From just after the repeat (counted in UTC: aware arithmetic would read the wall clock).
+            candidate = super().get_next_fire_time(None, candidate.astimezone(dt.UTC) + dt.timedelta(microseconds=1))
+        return candidate
+
+
+def _wall_clock(when: dt.datetime, timezone: dt.tzinfo) -> dt.datetime:
+    """`when` as a clock on the wall of `timezone` reads it (naive)."""
+    return when.astimezone(timezone).replace(tzinfo=None)
+
+
 def nightly_trigger(cron: str, timezone: str) -> CronTrigger:
-    """The nightly job's trigger from a crontab expression, in `timezone`."""
+    """The nightly job's trigger from a crontab expression, in `timezone`: once per wall-clock time,
+    so one run a night across daylight-saving changes (WallClockCronTrigger)."""
     try:
-        return CronTrigger.from_crontab(cron, timezone=zone(timezone))
+        return WallClockCronTrigger.from_crontab(cron, timezone=zone(timezone))
     except ValueError as error:
         if isinstance(error, ScheduleError):
             raise
@@ -132,7 +161,7 @@ def build_scheduler(config: ScheduleConfig, *, engine: Engine | None = None) -> 
     migrate(engine)  # the jobs need our tables; the job store creates its own
     store = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)
     # The pool's threads hold the jobs' context, so that the job store never does.
-    context = JobContext(database_url=config.database_url, site=config.site)
+    context = JobContext(database_url=config.database_url, site=config.site, crawl_timeout=config.crawl_timeout_seconds)
     executor = ThreadPoolExecutor(max_workers=2, pool_kwargs={"initializer": use_context, "initargs": (context,)})
     scheduler = NightlyScheduler(
         jobstores={"default": store},

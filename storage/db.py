@@ -70,10 +70,16 @@ def check_url(url: str) -> None:
             raise BadDatabaseURL(f"no directory {folder} for the SQLite file; use {ACCEPTED_URLS}")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; on SQLite with foreign keys enforced and real transactions."""
+def make_engine(url: str, *, writer: bool = False) -> Engine:
+    """An engine for `url`; on SQLite with foreign keys enforced and real transactions.
+
+    `writer`: an engine whose transactions write (a crawl's). On SQLite each opens with BEGIN
+    IMMEDIATE, so it waits for another process's write lock (the busy timeout) instead of failing
+    with "database is locked": a deferred transaction that read first cannot wait for the lock in
+    WAL mode, its snapshot being stale once the other writer commits.
+    """
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url)
+        engine = create_engine(url, execution_options={BEGIN_IMMEDIATE: True} if writer else {})
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True)

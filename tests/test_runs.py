@@ -205,8 +205,9 @@ def test_a_crawl_whose_lock_was_taken_over_stops_and_leaves_the_run_to_its_new_o
 
     monkeypatch.setattr(mirror, "requests", _OnFirstRequest(take_over))
 
-    result = crawl(mirror.base_url, engine, NEWSWATCH_HEARTBEAT_SECONDS="0.05")
+    result = crawl(mirror.base_url, engine, NEWSWATCH_HEARTBEAT_SECONDS="0.05", check=False)
 
+    assert result.returncode == 4, result.stderr[-3000:]  # its run failed (crawler/exits.py)
     assert "is no longer this crawl's lock" in result.stderr and "Closing spider (lock_lost)" in result.stderr
     (run,) = all_runs(engine)
     assert (run.status, run.error) == ("failed", "abandoned: taken over by the test")

@@ -386,6 +386,8 @@ def test_list_shows_what_the_stored_jobs_do_and_where_the_options_differ(engine,
                                         "'Mars/Base': use an IANA name such as UTC"),
     ("NEWSWATCH_NOTIFY_EVERY", "0", "'--notify-every' (env var: 'NEWSWATCH_NOTIFY_EVERY'): 0 is not in the range x>=1"),
     ("NEWSWATCH_SITE", "nowhere", "'--site' (env var: 'NEWSWATCH_SITE'): 'nowhere' is not 'icesco'"),
+    ("NEWSWATCH_CRAWL_TIMEOUT", "-1", "'--crawl-timeout' (env var: 'NEWSWATCH_CRAWL_TIMEOUT'): -1 is not in the "
+                                      "range x>=0"),
     ("NEWSWATCH_SMTP_PORT", "x", "the e-mails of every night would fail: Invalid value for '--smtp-port' "
                                  "(env var: 'NEWSWATCH_SMTP_PORT'): 'x' is not a valid integer"),
     ("NEWSWATCH_SMTP_SSL", "1", "the e-mails of every night would fail: Invalid value for '--smtp-ssl' / "

@@ -100,7 +100,7 @@ def test_an_article_the_database_refuses_costs_only_itself(
 
     assert stored_titles(unmigrated_database_url) == ["First release", "Fourth release", "Third release"]
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert errors == ["could not store https://icesco.org/en/2026/11/26/refused-release/"]
+    assert errors == ["could not store https://icesco.org/en/2026/11/26/refused-release/: refused by the test"]
     stats = pipeline.stats.get_stats()
     assert (stats["newswatch/store_failed"], stats["newswatch/versions_written"]) == (1, 3)
     engine = make_engine(unmigrated_database_url)

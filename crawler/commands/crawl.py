@@ -1,4 +1,5 @@
-"""`scrapy crawl`, refusing a bad setting before anything starts: one line, and exit status 2."""
+"""`scrapy crawl`, refusing a bad setting before anything starts (one line, and exit status 2), and
+exiting with a status that says how its run ended (crawler/exits.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,25 @@ from scrapy.addons import AddonManager
 from scrapy.commands import crawl
 from scrapy.exceptions import UsageError
 
-from crawler import config
+from crawler import config, exits
 
 
 class Command(crawl.Command):
-    """Scrapy's `crawl`, with the project's settings checked first (crawler.config.check)."""
+    """Scrapy's `crawl`, with the project's settings checked first (crawler.config.check), and
+    an exit status that says how the run ended (crawler.exits)."""
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            super().run(args, opts)  # Scrapy's usage errors
+            return
+        assert self.crawler_process
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = exits.NOT_STARTED
+        else:
+            self.exitcode = exits.for_run(crawler.stats.get_stats())
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)

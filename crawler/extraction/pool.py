@@ -12,8 +12,12 @@ the next batch starts new workers: the crawl goes on, and the lost pages count a
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +26,8 @@ from crawler.extraction.article import Extracted, extract
 from crawler.sites import SiteProfile
 
 logger = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 class ExtractionPool:
@@ -68,12 +74,27 @@ class ExtractionPool:
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: the crawl process lines threads (Twisted's DNS pool, SQLite).
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
 
     def close(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
         self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker, first: die when the crawl does, even killed -9 (Linux's PR_SET_PDEATHSIG).
+
+    A worker left behind would hold the crawl's stderr open, so whoever waits for the end of the
+    crawl's log (the scheduler's job) would wait forever. The signal comes when the thread that
+    started the worker ends: the crawl's main thread, which submits the batches.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the crawl died before the worker could ask
+        os._exit(1)
 
 
 def extract_batch(pages: list[tuple[bytes, str]], profile: SiteProfile) -> list[Extracted | Exception]:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 @json_option
 @click.pass_context
 def schedule(ctx: click.Context, list_only: bool, cron: str, timezone: str, notify_every: int, misfire_grace: int,
-             log_level: str, site: str, database_url: str, as_json: bool) -> None:
+             crawl_timeout: int, log_level: str, site: str, database_url: str, as_json: bool) -> None:
     """Crawl every night (then detect changes and send digests); retry pending e-mails meanwhile.
 
     Runs in the foreground until SIGTERM or Ctrl-C, which stop it once the running job ends.
@@ -41,7 +41,8 @@ def schedule(ctx: click.Context, list_only: bool, cron: str, timezone: str, noti
     from monitor.scheduler import ScheduleConfig, planned_jobs, run_forever
 
     schedule_config = ScheduleConfig(database_url=database_url, site=site, cron=cron, timezone=timezone,
-                                     notify_every_minutes=notify_every, misfire_grace_seconds=misfire_grace)
+                                     notify_every_minutes=notify_every, misfire_grace_seconds=misfire_grace,
+                                     crawl_timeout_seconds=crawl_timeout)
     try:
         if not list_only:
             _check_crawl_settings(ctx, database_url, site)

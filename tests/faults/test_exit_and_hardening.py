@@ -33,11 +33,8 @@ def refuse_a_quarter_of_the_stores(engine) -> None:
 
 @pytest.mark.parametrize(("night", "exits_0"), [
     pytest.param("complete", True, id="complete"),
-    pytest.param("a listing page failed", False, id="incomplete", marks=pytest.mark.xfail(
-        strict=True, reason="issue 13 item 12: `scrapy crawl news` exits 0 for an incomplete run")),
-    pytest.param("a quarter of the stores failed", False, id="store failures", marks=pytest.mark.xfail(
-        strict=True, reason="issue 13 item 12: `scrapy crawl news` exits 0 for a run that could not store a "
-                            "quarter of its items")),
+    pytest.param("a listing page failed", False, id="incomplete"),
+    pytest.param("a quarter of the stores failed", False, id="store failures"),
 ])
 def test_item12_the_exit_status_of_a_crawl_is_0_only_for_a_complete_run(database, site, crawls, night, exits_0):
     engine = database("v1")
@@ -92,13 +89,10 @@ def listening_sockets(pid: int) -> list[str]:
     return ports
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 14: Scrapy's remote-control extension is on: every crawl "
-                                       "listens on a local port for Python to run, and a killed crawl leaves its "
-                                       "token file behind")
 def test_item14_a_crawl_listens_on_no_port_and_leaves_no_token_file(database, site, crawls, tmp_path):
     engine = database("v1")
     site.faults = [held(ARTICLE, threading.Event())]
-    crawl = crawls.start(engine, *ENGLISH_FULL)
+    crawl = crawls.start(engine, *ENGLISH_FULL, LOG_LEVEL="DEBUG")  # DEBUG: the enabled extensions are logged
     site.wait_for(ARTICLE)  # the crawl is under way
 
     listening = listening_sockets(crawl.pid)
@@ -111,11 +105,23 @@ def test_item14_a_crawl_listens_on_no_port_and_leaves_no_token_file(database, si
     assert list((tmp_path / "state").rglob("*.json")) == []
 
 
+def test_item14_the_consoles_stay_off_even_when_a_setting_turns_them_on():
+    from scrapy.settings import Settings
+    from scrapy.utils.conf import build_component_list
+
+    settings = Settings()
+    settings.setmodule("crawler.settings", priority="project")
+    settings.setdict({"REMOTE_CONTROL_ENABLED": True, "TELNETCONSOLE_ENABLED": True}, priority="cmdline")
+
+    enabled = {path.rsplit(".", 1)[1] for path in build_component_list(settings.getwithbase("EXTENSIONS"))}
+    assert enabled & {"RemoteControl", "TelnetConsole", "MemoryDebugger", "CloseSpider", "FeedExporter",
+                      "SpiderState"} == set()
+    assert {"CoreStats", "LogCount", "AutoThrottle", "RunLifecycle", "DetectChanges"} <= enabled
+
+
 # --------------------------------------------------------------------------- item 15
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 15: in Africa/Casablanca the default nightly schedule fires "
-                                       "twice on the nights the clocks go back from 03:00 to 02:00")
 def test_item15_the_default_schedule_runs_once_a_night_across_daylight_saving_changes():
     from monitor.scheduler import ScheduleConfig, nightly_trigger
 

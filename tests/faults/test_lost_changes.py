@@ -161,8 +161,6 @@ def test_item2_an_incomplete_run_mails_the_additions_and_edits_it_saw_and_no_rem
 # --------------------------------------------------------------------------- item 3: a killed crawl and the scheduler
 
 
-@pytest.mark.xfail(strict=False, reason="issue 13 item 3: the extraction workers outlive a crawl killed with -9 and "
-                                       "hold its stderr, so the nightly job waits for EOF forever")
 def test_item3_a_crawl_killed_midway_leaves_no_worker_and_the_nightly_job_ends(database, site, monkeypatch, tmp_path):
     engine = database("v1")
     url = engine.url.render_as_string(hide_password=False)
@@ -195,8 +193,46 @@ def test_item3_a_crawl_killed_midway_leaves_no_worker_and_the_nightly_job_ends(d
         job.join(30)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 3: a crawl that hangs holds the nightly job (and every later "
-                                       "night) forever: there is no NEWSWATCH_CRAWL_TIMEOUT")
+def test_item3_the_extraction_workers_die_with_a_crawl_killed_9_outside_the_scheduler(database, site, crawls):
+    engine = database("v1")
+    site.snapshot = V2
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate, after=4)]
+    crawl = crawls.start(engine, *FULL, NEWSWATCH_EXTRACT_WORKERS="2")  # as an operator or cron starts it
+    workers = observe.eventually(lambda: [p for p in descendants(crawl.pid) if "spawn_main" in command_line(p)],
+                                 "the crawl starts its extraction workers", crawl=crawl)
+    try:
+        kill(crawl)
+
+        observe.eventually(lambda: not [pid for pid in workers if alive(pid)], "the workers die with their crawl",
+                           timeout=10)
+    finally:
+        gate.set()
+
+
+def test_item3_the_nightly_job_ends_with_its_crawl_whatever_holds_the_crawl_s_log(database, monkeypatch, tmp_path):
+    engine = database("v1")
+    monkeypatch.setenv("NEWSWATCH_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    pid_file = tmp_path / "holder.pid"
+    holder = (f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); os.setsid(); "
+              "time.sleep(3600)")  # out of the crawl's process group, holding its stderr
+    crawl = (sys.executable, "-c", f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {holder!r}]); "
+                                   f"import os, time\nwhile not os.path.exists({str(pid_file)!r}): time.sleep(0.01)\n"
+                                   "sys.exit(1)")
+    reports = []
+    job = threading.Thread(target=lambda: reports.append(nightly_job(engine, crawl, SUCCEED)), daemon=True)
+    job.start()
+    try:
+        job.join(15)
+
+        assert not job.is_alive(), "the nightly job waits for the end of a log that a leftover process holds"
+        assert reports[0].status == "failed" and reports[0].error.startswith("crawl exited with status 1")
+    finally:
+        if pid_file.exists() and alive(int(pid_file.read_text() or 0)):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        job.join(30)
+
+
 def test_item3_a_crawl_that_outlives_the_crawl_timeout_is_ended_and_reported(database, monkeypatch, tmp_path):
     engine = database("v1")
     monkeypatch.setenv("NEWSWATCH_DATABASE_URL", engine.url.render_as_string(hide_password=False))

@@ -43,8 +43,6 @@ def start_held(site, crawls, engine, **options):
 # --------------------------------------------------------------------------- item 9
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 9: while another process holds SQLite's write lock for 5 s, "
-                                       "stores fail at once with 'database is locked' instead of waiting for it")
 def test_item9_a_short_sqlite_lock_while_storing_is_waited_for(database, site, crawls):
     engine = database("v1")
     crawl, gate = start_held(site, crawls, engine)
@@ -65,8 +63,6 @@ def test_item9_a_short_sqlite_lock_while_storing_is_waited_for(database, site, c
 # --------------------------------------------------------------------------- item 10
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 10: with the disk full while storing, the crawl exits 0 after "
-                                       "hundreds of tracebacks and leaves its run 'running'")
 def test_item10_a_full_disk_while_storing_fails_the_run_clearly_and_loses_nothing(database, site, crawls):
     engine = database("v1")
     crawl, gate = start_held(site, crawls, engine, preexec=ignoring_file_size_signal)
@@ -104,8 +100,6 @@ def read_only(file: Path) -> Iterator[None]:
         subprocess.run(["chattr", "-i", str(file)], check=True)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 11: a database that refuses the crawl at start-up reaches the "
-                                       "operator as 130-190 lines of asyncio tracebacks")
 @pytest.mark.parametrize("refusal", ["read-only SQLite", "PostgreSQL refusing connections"])
 def test_item11_a_database_refusing_the_crawl_at_start_up_is_one_clear_line_and_exit_1(database, site, crawls,
                                                                                         refusal):
