@@ -19,7 +19,7 @@ from monitor.diffview import summary
 from monitor.mail import outbox
 from storage.changes import ChangeRecord, list_changes
 from storage.models import CHANGE_KINDS, Article, ArticleEvent, ArticleVersion, Change, CrawlRun
-from storage.runs import RunNotFound
+from storage.runs import RunNotFound, failed_since_last_end
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,25 @@ def detect_run(session: Session, run_id: int) -> list[ChangeRecord]:
     # At DEBUG: a crawl's summary line says as much (crawler.runs), `newswatch detect` prints it.
     logger.debug("run %s: %s; %d digests queued", run_id, count_summary(changes), queued)
     return list_changes(session, run_id, include_baseline=True)
+
+
+def detect_abandoned(session: Session, site: str, before: int | None = None) -> dict[int, list[ChangeRecord]]:
+    """(Re)write the changes of the failed runs of `site` since its last complete or incomplete run
+    (before run `before`, if given): crawls that died (killed -9, taken over by the next crawl, or
+    closed by the nightly job) after storing versions that no detection had seen.
+
+    What such a run read for sure is reported once, by that run: its additions, edits and
+    restorations, never a removal (it did not see the whole site); the versions it stored are the
+    next run's "before", so the next run does not report them again. Written again when the next
+    run closes (before its own changes), after that run folded a release the dead one stored at a
+    new URL into the release it moved from (storage.events.record_move): then it is one edit.
+    """
+    found = {}
+    for run_id in failed_since_last_end(session, site, before):
+        if session.scalar(select(func.count()).select_from(ArticleVersion).where(ArticleVersion.run_id == run_id)):
+            found[run_id] = detect_run(session, run_id)
+            logger.info("run %s (failed) stored versions: %s", run_id, count_summary(found[run_id]))
+    return found
 
 
 def count_summary(changes: Iterable[Change | ChangeRecord]) -> str:

@@ -300,3 +300,18 @@ def record_failed_start(session: Session, site: str, owner: Owner, started_at: d
     session.add(run)
     session.flush()
     return run.id
+
+
+def failed_since_last_end(session: Session, site: str, before: int | None = None) -> list[int]:
+    """The failed runs of `site` since its last complete or incomplete run (before run `before`, if
+    given), oldest first: crawls that died (killed, taken over) after the last one that ended."""
+    ended = (select(func.max(CrawlRun.id))
+             .where(CrawlRun.site == site, CrawlRun.status.in_(("complete", "incomplete"))))
+    statement = select(CrawlRun.id).where(CrawlRun.site == site, CrawlRun.status == "failed")
+    if before is not None:
+        ended = ended.where(CrawlRun.id < before)
+        statement = statement.where(CrawlRun.id < before)
+    last_end = session.scalar(ended)
+    if last_end is not None:
+        statement = statement.where(CrawlRun.id > last_end)
+    return list(session.scalars(statement.order_by(CrawlRun.id)))
