@@ -136,11 +136,15 @@ def _returns(session: Session, run: CrawlRun, events, before, changed: set[int])
 
 
 def _removals(session: Session, run: CrawlRun, events, before, changed: set[int]) -> list[Change]:
-    """Live articles that answered 404/410 or redirected to a page that is not an article."""
+    """Live articles that answered 404/410 with a second witness (crawler.witness: the run's stats
+    name them); in runs recorded before that rule, every 404/410 or redirect off the articles."""
+    witnessed = run.stats.get("gone_witnessed")
     changes = []
     for article_id, kinds in events.items():
         gone = kinds.get("gone")
         if gone is None or article_id in changed or before.get(article_id, "live") != "live":
+            continue
+        if witnessed is not None and article_id not in witnessed:
             continue
         reason = f"redirects to {_path(gone.detail)}" if gone.detail else f"answers {gone.http_status}"
         current = session.get(Article, article_id).current_version_id

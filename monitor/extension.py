@@ -37,8 +37,8 @@ class DetectChanges:
             with Session(engine) as session, session.begin():
                 # First what crawls killed since the last run that ended stored: every stored
                 # version's change is reported once, whatever run stored it.
-                site = session.get(CrawlRun, run_id).site
-                detect_abandoned(session, site, before=run_id)
+                if (run := session.get(CrawlRun, run_id)) is not None:
+                    detect_abandoned(session, run.site, before=run_id)
                 changes = detect_run(session, run_id)
                 kinds = [change.kind for change in changes]
                 queued = count_pending(session, run_id)
