@@ -65,6 +65,7 @@ class NewsSpider(scrapy.Spider):
         self.all_known_pages: dict[str, int] = {}
         self.moves: MoveCandidates  # built in start(), from the known articles
         self.witnesses: RemovalWitnesses  # built in start(): what the listings say of 404/410s
+        self.known_languages: set[str] = set()  # of the known articles (start())
         self.rechecked: set[str] = set()  # known articles requested besides those due tonight
         self.elsewhere: set[str] = set()  # hosts the site answered from besides its own (it moved)
 
