@@ -32,11 +32,11 @@ class ArticleRecord:
 
 @dataclass(frozen=True)
 class ArticleGone:
-    """A known article that answered 404/410, or redirected to a page that is not an article."""
+    """A known article that answered 404/410 (a removal once witnessed twice: crawler.witness)."""
 
     url: str
     status: int
-    location: str | None = None  # where a redirect pointed
+    location: str | None = None  # where a redirect pointed (recorded by runs before redirects were failed fetches)
 
 
 @dataclass(frozen=True)

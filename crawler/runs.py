@@ -256,6 +256,11 @@ def run_stats(stats: dict) -> dict[str, Any]:
         "store_failed": stats.get("newswatch/store_failed", 0),
         "listing_failed": stats.get("newswatch/listing_failed", 0),
         "articles_gone": stats.get("newswatch/articles_gone", 0),
+        # The known releases whose 404/410 has a second witness (ids): the only ones detection may
+        # remove; absent from the runs recorded before the rule. And how many 404/410s the listings
+        # contradicted (failed fetches).
+        "gone_witnessed": stats.get("newswatch/gone_witnessed"),
+        "gone_listed": stats.get("newswatch/gone_listed", 0),
         "articles_moved": stats.get("newswatch/articles_moved", 0),
         "move_checks": stats.get("newswatch/move_checks", 0),
         "not_modified": stats.get("newswatch/not_modified", 0),

@@ -21,7 +21,7 @@ from monitor.holds import brake_run
 from monitor.mail import outbox
 from storage.changes import ChangeRecord, list_changes
 from storage.models import CHANGE_KINDS, Article, ArticleEvent, ArticleVersion, Change, CrawlRun
-from storage.runs import RunNotFound
+from storage.runs import RunNotFound, failed_since_last_end
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,26 @@ def detect_run(session: Session, run_id: int, brake: BrakeSettings | None = None
     # At DEBUG: a crawl's summary line says as much (crawler.runs), `newswatch detect` prints it.
     logger.debug("run %s: %s; %d digests queued", run_id, count_summary(changes), queued)
     return list_changes(session, run_id, include_baseline=True)
+
+
+def detect_abandoned(session: Session, site: str, before: int | None = None,
+                     brake: BrakeSettings | None = None) -> dict[int, list[ChangeRecord]]:
+    """(Re)write the changes of the failed runs of `site` since its last complete or incomplete run
+    (before run `before`, if given): crawls that died (killed -9, taken over by the next crawl, or
+    closed by the nightly job) after storing versions that no detection had seen.
+
+    What such a run read for sure is reported once, by that run: its additions, edits and
+    restorations, never a removal (it did not see the whole site); the versions it stored are the
+    next run's "before", so the next run does not report them again. Written again when the next
+    run closes (before its own changes), after that run folded a release the dead one stored at a
+    new URL into the release it moved from (storage.events.record_move): then it is one edit.
+    """
+    found = {}
+    for run_id in failed_since_last_end(session, site, before):
+        if session.scalar(select(func.count()).select_from(ArticleVersion).where(ArticleVersion.run_id == run_id)):
+            found[run_id] = detect_run(session, run_id, brake)
+            logger.info("run %s (failed) stored versions: %s", run_id, count_summary(found[run_id]))
+    return found
 
 
 def count_summary(changes: Iterable[Change | ChangeRecord]) -> str:
@@ -121,11 +141,15 @@ def _returns(session: Session, run: CrawlRun, events, before, changed: set[int])
 
 
 def _removals(session: Session, run: CrawlRun, events, before, changed: set[int]) -> list[Change]:
-    """Live articles that answered 404/410 or redirected to a page that is not an article."""
+    """Live articles that answered 404/410 with a second witness (crawler.witness: the run's stats
+    name them); in runs recorded before that rule, every 404/410 or redirect off the articles."""
+    witnessed = run.stats.get("gone_witnessed")
     changes = []
     for article_id, kinds in events.items():
         gone = kinds.get("gone")
         if gone is None or article_id in changed or before.get(article_id, "live") != "live":
+            continue
+        if witnessed is not None and article_id not in witnessed:
             continue
         reason = f"redirects to {_path(gone.detail)}" if gone.detail else f"answers {gone.http_status}"
         current = session.get(Article, article_id).current_version_id

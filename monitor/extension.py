@@ -1,4 +1,5 @@
-"""The Scrapy extension that runs change detection when a crawl's run is recorded.
+"""The Scrapy extension that runs change detection when a crawl's run is recorded (first for the
+failed runs before it: crawls killed after storing versions, monitor.detect.detect_abandoned).
 
 Enabled in crawler/settings.py by its dotted path, so the crawler never imports the monitor.
 """
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crawler import signals as newswatch_signals
 from monitor.brake import BrakeSettings
-from monitor.detect import detect_run
+from monitor.detect import detect_abandoned, detect_run
 from storage.models import CrawlRun
 from storage.outbox import count_pending
 
@@ -41,6 +42,10 @@ class DetectChanges:
     def run_finished(self, run_id: int, status: str, engine: Engine) -> None:
         try:
             with Session(engine) as session, session.begin():
+                # First what crawls killed since the last run that ended stored: every stored
+                # version's change is reported once, whatever run stored it.
+                if (run := session.get(CrawlRun, run_id)) is not None:
+                    detect_abandoned(session, run.site, before=run_id, brake=self.brake)
                 changes = detect_run(session, run_id, self.brake)
                 kinds = [change.kind for change in changes]
                 queued = count_pending(session, run_id)

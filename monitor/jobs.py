@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from crawler import exits
 from monitor import config
+from monitor.detect import detect_abandoned
 from storage import outbox, runs
 from storage.changes import count_kinds
 from storage.db import make_engine
@@ -102,6 +104,7 @@ def nightly_crawl(crawl_command: Sequence[str] | None = None, notify_command: Se
     try:
         child = _run(command, environ, timeout)
         run_id, status, error = _settle(engine, site, child, started)
+        _detect_abandoned(engine, site)
         changes = _change_counts(engine, run_id)
         emails = _notify(engine, notify_command, environ)
     finally:
@@ -224,6 +227,16 @@ def _without_run(session: Session, site: str, owner: runs.Owner, child: _Child,
                                  f"{holder.started_at:%Y-%m-%d %H:%M:%S} UTC")
     error = _failure(child) if child.returncode else "crawl exited without recording a run"
     return runs.record_failed_start(session, site, owner, started, error), "failed", error
+
+
+def _detect_abandoned(engine: Engine, site: str) -> None:
+    """The changes of a crawl that died after storing versions (closed as failed just now), so
+    that tonight's digests carry them (monitor.detect.detect_abandoned)."""
+    try:
+        with Session(engine) as session, session.begin():
+            detect_abandoned(session, site)
+    except SQLAlchemyError:
+        logger.exception("change detection of the failed runs of %s failed; the next crawl retries it", site)
 
 
 def _change_counts(engine: Engine, run_id: int | None) -> dict[str, int]:

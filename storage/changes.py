@@ -168,3 +168,4 @@ def count_kinds(session: Session, run_id: int) -> dict[str, int]:
     rows = session.execute(select(Change.kind, func.count()).where(Change.run_id == run_id).group_by(Change.kind))
     counts.update(rows.all())  # not dict(rows): a Result has keys(), so dict() reads it as a mapping
     return counts
+

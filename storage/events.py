@@ -6,6 +6,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import Article, ArticleEvent, ArticleVersion, Change
+from storage.runs import failed_since_last_end
 
 
 def record_gone(session: Session, run_id: int, url: str, status: int, location: str | None = None) -> bool:
@@ -27,15 +28,19 @@ def record_move(session: Session, run_id: int, old_url: str, new_url: str, statu
     The stored article takes the new URL. If the new URL was already stored during this
     same run (the listing linked it before the redirect was seen), that fresh article is
     folded into the old one, so the run reports one edit instead of an addition and a
-    removal. Returns False when `old_url` is unknown or `new_url` belongs to an article
-    from an earlier run (two known releases: nothing is merged).
+    removal. So is one first stored by a crawl that died since the last run that ended (killed
+    before it saw the redirect: its changes are written again as this run closes). Returns False
+    when `old_url` is unknown or `new_url` belongs to an article from an earlier run (two known
+    releases: nothing is merged).
     """
     old = session.scalars(select(Article).where(Article.canonical_url == old_url)).one_or_none()
     if old is None:
         return False
     new = session.scalars(select(Article).where(Article.canonical_url == new_url)).one_or_none()
     if new is not None:
-        if new.first_seen_run_id != run_id or new.id == old.id:
+        fresh = new.first_seen_run_id == run_id or new.first_seen_run_id in failed_since_last_end(
+            session, new.site, before=run_id)
+        if not fresh or new.id == old.id:
             return False
         _fold_into(session, new, old)
     old.canonical_url = new_url

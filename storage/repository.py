@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -204,21 +204,27 @@ class KnownArticle:
     # later than it would make the article due every night; a run's start errs towards re-checking.
     checked_at: dt.datetime
     title: str | None = None  # of its current version: a release at a new URL may be known by it
+    # A live release that answered 404/410 when last checked: a removal waiting for its second
+    # witness (crawler.witness), re-checked the next night whatever its share day.
+    answered_gone: bool = False
 
 
 def known_articles(session: Session, site: str, languages: Sequence[str], origin: str) -> list[KnownArticle]:
     """The stored articles of `site` in `languages` at URLs on `origin`, so a crawl re-checks them
     (oldest id first). One left on another origin (storage.addresses) is history only."""
+    answered_gone = and_(Article.state == "live", select(ArticleEvent.id).where(
+        ArticleEvent.article_id == Article.id, ArticleEvent.kind == "gone", ArticleEvent.http_status.in_((404, 410)),
+        ArticleEvent.run_id > Article.last_seen_run_id).exists())
     rows = session.execute(
         select(Article.id, Article.canonical_url, ArticleVersion.published, Article.etag, Article.last_modified,
-               CrawlRun.started_at, ArticleVersion.title)
+               CrawlRun.started_at, ArticleVersion.title, answered_gone)
         .join(ArticleVersion, ArticleVersion.id == Article.current_version_id, isouter=True)
         .join(CrawlRun, CrawlRun.id == Article.last_seen_run_id)
         .where(Article.site == site, Article.language.in_(languages),
                Article.canonical_url.startswith(origin.rstrip("/") + "/", autoescape=True))
         .order_by(Article.id)
     )
-    return [KnownArticle(*row) for row in rows]
+    return [KnownArticle(*row[:-1], answered_gone=bool(row[-1])) for row in rows]
 
 
 def mark_seen(session: Session, run_id: int, url: str) -> bool:

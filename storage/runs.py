@@ -31,7 +31,8 @@ DEFAULT_STALE_AFTER = dt.timedelta(minutes=30)
 # Claiming races another claimer at most this many times (each round, one of them wins).
 _ATTEMPTS = 3
 # The run stats (their short names) of article fetches that failed, and of those that did not.
-FAILED_FETCHES = ("fetch_failed", "extraction_failed", "extraction_suspect", "store_failed")
+# `gone_listed`: 404/410s of releases the listings still link, failed fetches counted among `articles_gone` too.
+FAILED_FETCHES = ("fetch_failed", "extraction_failed", "extraction_suspect", "store_failed", "gone_listed")
 FETCHES = ("articles_seen", "articles_gone", "not_modified")
 
 
@@ -137,8 +138,9 @@ def incomplete_reasons(stats: Mapping[str, Any], finish_reason: str = "finished"
     """Why a crawl could not see the whole site, from its run stats; none when it could.
 
     It stopped before its end (Scrapy's finish reason), a listing page failed, or more article
-    fetches failed (errors after retries, pages without an article, suspect extractions,
-    articles that could not be stored) than `max_failure_rate` (None: any failed fetch is said).
+    fetches failed (errors after retries, redirects away from the release, pages without an
+    article, suspect extractions, articles that could not be stored, 404/410s of releases the
+    listings still link) than `max_failure_rate` (None: any failed fetch is said).
     """
     reasons = []
     if finish_reason != "finished":
@@ -146,7 +148,7 @@ def incomplete_reasons(stats: Mapping[str, Any], finish_reason: str = "finished"
     if listing := stats.get("listing_failed", 0):
         reasons.append(f"{listing} listing page{'' if listing == 1 else 's'} failed")
     failed = sum(stats.get(key, 0) for key in FAILED_FETCHES)
-    attempted = failed + sum(stats.get(key, 0) for key in FETCHES)
+    attempted = failed + sum(stats.get(key, 0) for key in FETCHES) - stats.get("gone_listed", 0)
     if attempted and failed / attempted > (max_failure_rate or 0):
         limit = "" if max_failure_rate is None else f"; the limit is {_percent(max_failure_rate)}"
         reasons.append(f"{_percent(failed / attempted)} of article fetches failed ({failed} of {attempted}{limit})")
@@ -306,3 +308,18 @@ def record_failed_start(session: Session, site: str, owner: Owner, started_at: d
     session.add(run)
     session.flush()
     return run.id
+
+
+def failed_since_last_end(session: Session, site: str, before: int | None = None) -> list[int]:
+    """The failed runs of `site` since its last complete or incomplete run (before run `before`, if
+    given), oldest first: crawls that died (killed, taken over) after the last one that ended."""
+    ended = (select(func.max(CrawlRun.id))
+             .where(CrawlRun.site == site, CrawlRun.status.in_(("complete", "incomplete"))))
+    statement = select(CrawlRun.id).where(CrawlRun.site == site, CrawlRun.status == "failed")
+    if before is not None:
+        ended = ended.where(CrawlRun.id < before)
+        statement = statement.where(CrawlRun.id < before)
+    last_end = session.scalar(ended)
+    if last_end is not None:
+        statement = statement.where(CrawlRun.id > last_end)
+    return list(session.scalars(statement.order_by(CrawlRun.id)))

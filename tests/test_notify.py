@@ -227,14 +227,26 @@ def test_a_run_queues_one_digest_per_subscriber_with_relevant_changes(engine, wo
         "alice": "pending", "bob": "pending", "carol": "pending"}  # dave left, erin wants nothing of it
 
 
-def test_baseline_incomplete_and_unknown_runs_queue_nothing(engine, world):
+def test_baseline_and_unknown_runs_queue_nothing(engine, world):
     assert enqueue(engine, world.baseline) == 0
-    with Session(engine) as session, session.begin():
-        session.execute(update(CrawlRun).where(CrawlRun.id == world.run).values(status="incomplete"))
-    assert enqueue(engine, world.run) == 0
     assert deliveries(engine) == {}
     with Session(engine) as session, pytest.raises(LookupError, match="no crawl run with id 999"):
         enqueue_digests(session, 999)
+
+
+@pytest.mark.parametrize("status", ["incomplete", "failed"])
+def test_an_incomplete_or_failed_run_queues_its_additions_and_edits_never_a_removal(engine, world, status):
+    with Session(engine) as session, session.begin():
+        session.execute(update(CrawlRun).where(CrawlRun.id == world.run).values(status=status))
+    assert enqueue(engine, world.run) == 2
+    # carol asked for removals only: a run that could not see the whole site removes nothing.
+    assert {name: d.status for name, d in deliveries(engine).items()} == {"alice": "pending", "bob": "pending"}
+
+
+def test_a_running_run_queues_nothing(engine, world):
+    with Session(engine) as session, session.begin():
+        session.execute(update(CrawlRun).where(CrawlRun.id == world.run).values(status="running"))
+    assert enqueue(engine, world.run) == 0
 
 
 def test_enqueueing_twice_is_idempotent_and_a_recompute_never_resends(engine, world):

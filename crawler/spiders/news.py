@@ -7,10 +7,12 @@ downloads a rolling share of the older ones so each is compared once per revalid
 whatever the server's validators say, and stops paging through a listing once a whole page
 holds only known articles: a night costs what changed. A full run (`-a mode=full`) walks
 every listing page and downloads every known article. Article requests do not
-follow redirects by themselves: a redirect to another article is a move, a redirect to a
-non-article page a removal. An unknown URL on a listing, feed or sitemap makes an incremental
-run re-check the known releases it may be (crawler.moves), so a move is seen the night its new
-URL appears, as a full run sees it.
+follow redirects by themselves: a redirect to another article is a move; a redirect to a page
+that is not the article (the home page, a listing) is a failed fetch, never a removal. A 404/410
+is a removal only with a second witness (crawler.witness, judged when the spider is idle): a
+release that answered one is re-checked the next night, whatever its share day. An unknown
+URL on a listing, feed or sitemap makes an incremental run re-check the known releases it may be
+(crawler.moves), so a move is seen the night its new URL appears, as a full run sees it.
 
 Feeds and XML sitemaps are used when the site offers them and never required. Sitemaps are
 those robots.txt lists, else, per language site (each is its own WordPress site), the first
@@ -41,13 +43,14 @@ from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
 from crawler.urls import article_ref, canonicalize, language_of, on_origin, site_hosts
+from crawler.witness import RemovalWitnesses
 from storage import repository
 
 REDIRECTS = (301, 302, 303, 307, 308)
 GONE = (404, 410)
 NOT_MODIFIED = 304
 MAX_HOPS = 5
-RECENT, SHARE = "recent", "share"  # why a known article is re-checked (`NewsSpider.due`)
+RECENT, SHARE, GONE_BEFORE = "recent", "share", "gone"  # why a known article is re-checked (`NewsSpider.due`)
 
 
 class NewsSpider(scrapy.Spider):
@@ -61,6 +64,8 @@ class NewsSpider(scrapy.Spider):
         self.known: Mapping[str, repository.KnownArticle] = {}
         self.all_known_pages: dict[str, int] = {}
         self.moves: MoveCandidates  # built in start(), from the known articles
+        self.witnesses: RemovalWitnesses  # built in start(): what the listings say of 404/410s
+        self.known_languages: set[str] = set()  # of the known articles (start())
         self.rechecked: set[str] = set()  # known articles requested besides those due tonight
         self.elsewhere: set[str] = set()  # hosts the site answered from besides its own (it moved)
 
@@ -72,6 +77,7 @@ class NewsSpider(scrapy.Spider):
         config.from_spider_arguments(crawler.settings, spider._arguments)
         crawler.signals.connect(spider.run_started, signal=newswatch_signals.run_started)
         crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(spider.judge_removals, signal=signals.spider_idle)
         return spider
 
     def run_started(self, run: Run) -> None:
@@ -95,6 +101,9 @@ class NewsSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self._read_settings()
         self.moves = MoveCandidates(self.known.values(), self.profile)
+        self.witnesses = RemovalWitnesses(self.profile)
+        self.known_languages = {ref.language for url in self.known if (ref := article_ref(url, self.profile))}
+        self.judge_removals()  # the run's record says there was no witnessed removal, until there is one
         for language in self.languages:
             yield self.listing_request(self.site_url + quote(self.profile.listing_paths[language]), language)
             yield scrapy.Request(self.site_url + f"/{language}/feed/", callback=self.parse_feed,
@@ -111,7 +120,10 @@ class NewsSpider(scrapy.Spider):
         """Why a known article is re-checked tonight, if it is: RECENT ones every run, with a
         conditional request; each older one on its day of every revalidation period (SHARE),
         downloaded and compared whatever the server's validators say, so a 304 is trusted for
-        one period at most."""
+        one period at most. One that answered 404/410 when last checked is re-checked tonight
+        (GONE_BEFORE): a second 404/410 witnesses its removal."""
+        if article.answered_gone:
+            return GONE_BEFORE
         if article.published is None or (today - article.published).days <= self.recent_days:
             return RECENT
         return SHARE if article.id % self.revalidate_days == today.toordinal() % self.revalidate_days else None
@@ -208,6 +220,14 @@ class NewsSpider(scrapy.Spider):
                 articles.append(url)
             elif ref is None and not urlsplit(url).query and (match := listing.match(unquote(urlsplit(url).path))):
                 pages[int(match.group(1) or 1)] = url
+        later = sorted(number for number in pages if number > page)
+        if page == 1 and not articles and language in self.known_languages:
+            # A listing without a single release, of a language whose releases we know: an outage
+            # or a broken template, not a site that deleted them all (and no witness of a removal).
+            self.crawler.stats.inc_value("newswatch/listing_failed")
+            self.logger.warning("listing %s links no release: not read as a listing", response.url)
+            return
+        self.witnesses.listing_page(language, articles, last=not later)
         new = [url for url in dict.fromkeys(articles) if url not in self.known]
         for url in new:
             yield from self.discovered(url)
@@ -218,7 +238,6 @@ class NewsSpider(scrapy.Spider):
             if not self.full and self.all_known_pages[language] >= self.known_pages_depth:
                 self.logger.info("%s: page %d holds only known articles; listing walk stops", language, page)
                 return
-        later = sorted(number for number in pages if number > page)
         if later:  # the next page only: the walk can stop where the news we know begins
             yield self.listing_request(pages[later[0]], language)
 
@@ -309,6 +328,8 @@ class NewsSpider(scrapy.Spider):
         if response.status == NOT_MODIFIED:
             yield ArticleUnchanged(url=url)
         elif response.status in GONE:
+            if url in self.known:
+                self.witnesses.answered_gone(self.known[url])
             yield ArticleGone(url=url, status=response.status)
         elif response.status in REDIRECTS:
             yield from self._redirected(response, url)
@@ -324,7 +345,7 @@ class NewsSpider(scrapy.Spider):
                 last_modified=_header(response, b"Last-Modified"),
             )
 
-    def _redirected(self, response: Response, url: str) -> Iterator[ArticleGone | ArticleMoved | scrapy.Request]:
+    def _redirected(self, response: Response, url: str) -> Iterator[ArticleMoved | scrapy.Request]:
         location = _header(response, b"Location")
         target_fetch = response.urljoin(location) if location else None
         # The site's own redirect: a path of the site at another host is the site at a new address.
@@ -340,7 +361,23 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("newswatch/fetch_failed")
             self.logger.warning("%s answered %s without a Location", response.url, response.status)
         else:
-            yield ArticleGone(url=url, status=response.status, location=target_fetch)
+            # The home page, a listing, any page that is not this release: not a removal (a
+            # site-wide redirect is an outage, or a redesign), a fetch that could not read it.
+            self.crawler.stats.inc_value("newswatch/fetch_failed")
+            self.logger.warning("%s redirects to %s, which is not the release: not a removal", response.url,
+                                target_fetch)
+
+    def judge_removals(self) -> None:
+        """When the crawl is idle (every listing walked, every article answered), or at its start:
+        the known releases whose 404/410 has its second witness (`newswatch/gone_witnessed`, the
+        only ones detection may remove), and how many answered 404/410 while the listings link them
+        (`newswatch/gone_listed`: failed fetches)."""
+        verdict = self.witnesses.verdict()
+        self.crawler.stats.set_value("newswatch/gone_witnessed", list(verdict.witnessed))
+        self.crawler.stats.set_value("newswatch/gone_listed", verdict.listed)
+        if verdict.listed:
+            self.logger.warning("%d releases answered 404/410 while the listings link them: failed fetches, "
+                                "not removals", verdict.listed)
 
     def fetch_failed(self, failure: Failure) -> None:
         """A request that failed after Scrapy's retries: a failure of the run, never a change."""

@@ -34,8 +34,11 @@ def retry_delay(attempts: int) -> dt.timedelta:
 def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = None) -> int:
     """Queue one digest per subscriber for the changes of `run_id`; the number now pending for it.
 
-    Only a complete, non-baseline run alerts, and only subscribers who were subscribed when it
-    ended and asked for one of its changes (by language and kind): recomputing an old run never
+    Every finished run but the baseline alerts: a complete one with all its changes; an
+    incomplete or failed one with the additions, edits and restorations it read for sure, never a
+    removal (an outage can fake those; detection writes none for such runs). Only subscribers
+    who were subscribed when it ended and asked for one of its changes (by language and kind)
+    get a digest: recomputing an old run never
     mails who subscribed since. Idempotent, and safe to call again after the run's
     changes were recomputed: missing digests are queued, pending ones no longer relevant
     are cancelled (cancelled ones relevant again come back), and a digest already sent or
@@ -45,10 +48,12 @@ def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = Non
     if run is None:
         raise RunNotFound(f"no crawl run with id {run_id}")
     now = now or dt.datetime.now(dt.UTC)
-    alerting = run.status == "complete" and not run.is_baseline
+    alerting = run.status != "running" and not run.is_baseline
     if run.hold in ("held", "rebaselined"):  # the brake holds it (monitor.holds), or it was accepted silently
         alerting = False
     keys = alertable_keys(session, run_id) if alerting else set()
+    if run.status != "complete":
+        keys = {(language, kind) for language, kind in keys if kind != "removed"}
     audience = subscribers.subscribed_at(session, run.finished_at or now)
     wanted = {s.id for s in audience if subscribers.wants(s, keys)}
     existing = outbox.run_deliveries(session, run_id)

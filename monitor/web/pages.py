@@ -96,7 +96,7 @@ def status_meaning(status: str) -> str:
         "complete": t.gettext("Every page was read: its additions, edits and removals are reported."),
         "incomplete": t.gettext("Too many pages could not be read (or a listing failed): its additions and edits "
                                 "are reported, removals are not."),
-        "failed": t.gettext("The crawl failed: nothing it saw is reported."),
+        "failed": t.gettext("The crawl failed: the additions and edits it stored are reported, removals are not."),
         "running": t.gettext("The crawl is still running."),
         "held": t.gettext("Held for the operator: its changes are not mailed until they are checked."),
     }

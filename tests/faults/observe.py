@@ -105,13 +105,14 @@ def recipients(inbox) -> Counter:
 
 def mailed(inbox, site_url: str, recipient: str | None = None) -> Counter:
     """How many times each article (by path) was named in a digest, over every message received
-    (by `recipient`, if given)."""
+    (by `recipient`, if given). Digests name a release by its canonical URL (on the site's origin,
+    not the mirror's address), on a line of its own (CRLF: the message as sent)."""
     counts: Counter = Counter()
     for message in messages(inbox):
         if recipient is not None and message["To"].addresses[0].addr_spec != recipient:
             continue
         plain = message.get_body(("plain",)).get_content()
-        counts.update(path_of(url) for url in re.findall(rf"^\s+({re.escape(site_url)}/\S+)$", plain, re.M))
+        counts.update(path_of(url) for url in re.findall(rf"^\s+({re.escape(site_url)}/\S+)\r?$", plain, re.M))
     return counts
 
 

@@ -65,8 +65,6 @@ def test_item4_a_night_of_pages_cut_at_45_percent_then_a_clean_night_report_noth
 # --------------------------------------------------------------------------- item 5: mass removals
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 5: every article redirecting to the home page is a complete "
-                                       "run with a removal for each, mailed")
 def test_item5_a_site_wide_redirect_to_the_home_page_is_no_removal(database, site, crawls):
     engine = night_with_subscriber(database)
     site.faults = [redirect(EN_ARTICLE, "/en/")]
@@ -77,8 +75,6 @@ def test_item5_a_site_wide_redirect_to_the_home_page_is_no_removal(database, sit
     assert observe.deliveries(engine) == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 5: every article answering 404 while the listings still "
-                                       "link them is a complete run with a removal for each, mailed")
 def test_item5_a_site_wide_404_with_intact_listings_is_an_outage_not_removals(database, site, crawls):
     engine = night_with_subscriber(database)
     site.faults = [answer(EN_ARTICLE, 404, b"<html><body><h1>Page not found</h1></body></html>")]
