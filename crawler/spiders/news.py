@@ -24,12 +24,14 @@ or broken sitemap is a debug line and `newswatch/sitemap_missing`, never a failu
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
 from scrapy import signals
+from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
@@ -41,6 +43,7 @@ from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
 from crawler.urls import article_ref, canonicalize, language_of, on_origin, site_hosts
+from crawler.wholeness import cut_short, missing_end
 from storage import repository
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -312,6 +315,8 @@ class NewsSpider(scrapy.Spider):
             yield ArticleGone(url=url, status=response.status)
         elif response.status in REDIRECTS:
             yield from self._redirected(response, url)
+        elif cut_short(response.body, self.profile):
+            yield from self._cut_short(response)
         else:
             yield ArticlePage(
                 url=url,
@@ -323,6 +328,19 @@ class NewsSpider(scrapy.Spider):
                 etag=_header(response, b"ETag"),
                 last_modified=_header(response, b"Last-Modified"),
             )
+
+    def _cut_short(self, response: Response) -> Iterator[scrapy.Request]:
+        """A page that stops before its end (crawler.wholeness): fetched again, as Scrapy retries
+        a failed download; once the retries are spent, a failed fetch of the run, never an edit."""
+        retry = get_retry_request(response.request, spider=self, reason="page cut short",
+                                  give_up_log_level=logging.DEBUG)
+        if retry is not None:
+            yield retry
+            return
+        self.crawler.stats.inc_value("newswatch/fetch_failed")
+        self.crawler.stats.inc_value("newswatch/pages_cut_short")
+        self.logger.warning("article %s failed: the page was cut short (%d bytes, no %s at its end)",
+                            response.url, len(response.body), missing_end(self.profile))
 
     def _redirected(self, response: Response, url: str) -> Iterator[ArticleGone | ArticleMoved | scrapy.Request]:
         location = _header(response, b"Location")

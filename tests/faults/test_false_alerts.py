@@ -33,8 +33,6 @@ def english_articles(site) -> list[str]:
 # --------------------------------------------------------------------------- item 4: pages cut short
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 4: a page cut at 70% of its text is stored as an edit "
-                                       "('paragraph N removed') of a complete run")
 def test_item4_a_page_cut_short_is_a_failed_fetch_retried_never_an_edit(database, site, crawls):
     engine = night_with_subscriber(database)
     site.faults = [cut(EN_ARTICLE, 0.7)]
@@ -47,8 +45,6 @@ def test_item4_a_page_cut_short_is_a_failed_fetch_retried_never_an_edit(database
     assert all(len(site.hits(re.escape(path))) >= 2 for path in english_articles(site)), "cut pages are retried"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 4: pages cut at 45% are stored as edits past the 50% rule, "
-                                       "and the next clean night reports their text coming back as edits again")
 def test_item4_a_night_of_pages_cut_at_45_percent_then_a_clean_night_report_nothing(database, site, crawls):
     engine = night_with_subscriber(database)
     site.faults = [cut(EN_ARTICLE, 0.45)]
