@@ -53,6 +53,11 @@ NEWSWATCH_TODAY = ""
 
 # Worker processes for extraction (0: in the crawl's own process).
 NEWSWATCH_EXTRACT_WORKERS = 2
+# Bounds on one page's extraction: a page over this many bytes is not read, one whose
+# extraction takes longer than this many seconds is abandoned; either is a failed extraction
+# (0: no bound). A release page is a few hundred KB; 3 MB of text takes seconds to read.
+NEWSWATCH_EXTRACT_MAX_BYTES = 3_000_000
+NEWSWATCH_EXTRACT_TIMEOUT = 10.0
 # Stored articles are committed in batches of up to this many, and at least every so many seconds.
 NEWSWATCH_STORE_BATCH = 100
 NEWSWATCH_STORE_SECONDS = 2.0
@@ -67,6 +72,10 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 DOWNLOAD_DELAY = 0.5
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_TIMEOUT = 30
+# A body larger than this is refused, also once decompressed (a gzip bomb: a few hundred KB on the
+# wire, gigabytes inflated): a news page is well under a megabyte. Larger than WARNSIZE: a warning.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 3  # 5xx, 408, 429, timeouts and connection errors (Scrapy's RETRY_HTTP_CODES)
 COOKIES_ENABLED = False

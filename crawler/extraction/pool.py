@@ -7,18 +7,22 @@ extracted together; each page still gets its own result or its own error.
 
 A worker that dies (killed for its memory, say) fails the pages of the batches in flight, and
 the next batch starts new workers: the crawl goes on, and the lost pages count as failures.
+Each page is extracted within `bounds.Limits` in its worker: one too large or too slow fails
+alone (`ExtractionRefused`), and the worker goes on with the next.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from crawler.extraction.article import Extracted, extract
+from crawler.extraction.article import Extracted
+from crawler.extraction.bounds import UNBOUNDED, Limits, bounded_extract
 from crawler.sites import SiteProfile
 
 logger = logging.getLogger(__name__)
@@ -28,11 +32,12 @@ class ExtractionPool:
     """`await pool.extract(body, url)` in worker processes; `close()` when the crawl ends."""
 
     def __init__(self, workers: int, profile: SiteProfile, batch_size: int = 8, wait_seconds: float = 0.01,
-                 extract_pages: Callable[[list[tuple[bytes, str]], SiteProfile], list] | None = None):
+                 extract_pages: Callable[[list[tuple[bytes, str]], SiteProfile], list] | None = None,
+                 limits: Limits = UNBOUNDED):
         self.workers = workers
         self.executor = self._start()
         self.profile, self.batch_size, self.wait_seconds = profile, batch_size, wait_seconds
-        self.extract_pages = extract_pages or extract_batch
+        self.extract_pages = extract_pages or functools.partial(extract_batch, limits=limits)
         self.pending: list[tuple[bytes, str, asyncio.Future]] = []
         self.timer: asyncio.TimerHandle | None = None
 
@@ -76,12 +81,13 @@ class ExtractionPool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def extract_batch(pages: list[tuple[bytes, str]], profile: SiteProfile) -> list[Extracted | Exception]:
-    """In a worker: each page's article, or the exception its extraction raised."""
+def extract_batch(pages: list[tuple[bytes, str]], profile: SiteProfile,
+                  limits: Limits = UNBOUNDED) -> list[Extracted | Exception]:
+    """In a worker: each page's article, or the exception its extraction raised (within `limits`)."""
     outcomes: list[Extracted | Exception] = []
     for body, url in pages:
         try:
-            outcomes.append(extract(body, url, profile))
+            outcomes.append(bounded_extract(body, url, profile, limits))
         except Exception as error:  # noqa: BLE001 -- one page's failure, whatever it is, is that page's alone
             outcomes.append(error)
     return outcomes
