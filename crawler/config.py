@@ -129,6 +129,7 @@ _NUMBERS: tuple[tuple[str, str, Callable[[float], bool], str], ...] = (
      "a whole number of worker processes, 0 or more (0: extraction in the crawl's own process)"),
     ("NEWSWATCH_EXTRACT_MAX_BYTES", "getint", lambda n: n >= 0, "a whole number of bytes, 0 or more (0: no cap)"),
     ("NEWSWATCH_EXTRACT_TIMEOUT", "getfloat", lambda n: n >= 0, "a number of seconds, 0 or more (0: no limit)"),
+    ("NEWSWATCH_RETRY_AFTER_MAX", "getfloat", lambda n: n >= 0, "a number of seconds, 0 or more"),
     ("NEWSWATCH_STORE_BATCH", "getint", lambda n: n >= 1, "a whole number of articles, 1 or more"),
     ("NEWSWATCH_STORE_SECONDS", "getfloat", lambda n: n >= 0,
      "a number of seconds, 0 or more (0: commit full batches only)"),

@@ -78,6 +78,14 @@ DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 3  # 5xx, 408, 429, timeouts and connection errors (Scrapy's RETRY_HTTP_CODES)
+# A 429 or 503 with Retry-After is retried no sooner, and nothing else is sent to the site
+# meanwhile (crawler/retryafter.py); a site asking for longer than this many seconds is left
+# alone that long, and the request is a failed fetch.
+NEWSWATCH_RETRY_AFTER_MAX = 600.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.retryafter.RetryAfterMiddleware": 550,  # where Scrapy's stands
+}
 COOKIES_ENABLED = False
 # No console to the crawl's process: neither Scrapy's telnet one nor its HTTP one, which runs
 # Python sent to it (a token in the user's profile guards it) and is on by default since 2.19.
