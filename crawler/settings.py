@@ -85,6 +85,9 @@ NEWSWATCH_RETRY_AFTER_MAX = 600.0
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.retryafter.RetryAfterMiddleware": 550,  # where Scrapy's stands
+    # robots.txt answering 5xx, or unreachable: the site is unavailable (RFC 9309), the crawl stops.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.RobotsTxtMiddleware": 100,
 }
 COOKIES_ENABLED = False
 # No console to the crawl's process: neither Scrapy's telnet one nor its HTTP one, which runs

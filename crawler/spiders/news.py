@@ -365,8 +365,10 @@ class NewsSpider(scrapy.Spider):
         request = failure.request
         listing = request.meta.get("listing", False)
         self.crawler.stats.inc_value("newswatch/listing_failed" if listing else "newswatch/fetch_failed")
-        self.logger.warning("%s %s failed: %s", "listing" if listing else "article", request.url,
-                            failure.getErrorMessage())
+        # A site whose robots.txt says it is unavailable (crawler.robots) fails every request it
+        # was sent: one line said so, not one per request.
+        log = self.logger.debug if self.crawler.stats.get_value("newswatch/robots_unavailable") else self.logger.warning
+        log("%s %s failed: %s", "listing" if listing else "article", request.url, failure.getErrorMessage())
 
 
 def _header(response: Response, name: bytes) -> str | None:
