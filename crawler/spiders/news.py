@@ -8,7 +8,8 @@ whatever the server's validators say, and stops paging through a listing once a 
 holds only known articles: a night costs what changed. A full run (`-a mode=full`) walks
 every listing page and downloads every known article. Article requests do not
 follow redirects by themselves: a redirect to another article is a move, a redirect to a
-non-article page a removal. An unknown URL on a listing, feed or sitemap makes an incremental
+non-article page a removal; a page that arrived cut short (crawler.wholeness) is fetched again,
+then a failed fetch, never an edit. An unknown URL on a listing, feed or sitemap makes an incremental
 run re-check the known releases it may be (crawler.moves), so a move is seen the night its new
 URL appears, as a full run sees it.
 
