@@ -168,6 +168,10 @@ class StorePipeline:
             fetched_at=page.fetched_at, etag=page.etag, last_modified=page.last_modified,
             min_length_ratio=self.min_ratio,
         )
+        if recorded.cut_short:
+            return ["extraction_suspect"], (
+                f"{page.url}: extracted text stops mid-sentence where the stored version goes on "
+                "(a page cut short); stored version kept")
         if recorded.suspect:
             # A truncated page or a half-rendered template, not an editor's cut: keep what we have.
             return ["extraction_suspect"], (

@@ -13,11 +13,12 @@ import pytest
 
 from faults import observe
 from faults.conftest import V2, subscribe
-from faults.faultmirror import ARTICLE, LISTING, answer, cut, maintenance, redirect, slow
+from faults.faultmirror import ARTICLE, LISTING, Fault, answer, cut, cut_article, maintenance, redirect, slow
 
 EN_ARTICLE = ARTICLE.replace("(en|fr|ar)", "en")
 EN_LISTING = LISTING.replace("(en|fr|ar)", "en")
 ENGLISH_FULL = ("-a", "mode=full", "-a", "languages=en")
+ONE = "/en/2022/09/15/exploring-prospects-for-cooperation-between-icesco-and-osce/"
 
 
 def night_with_subscriber(database):
@@ -56,6 +57,22 @@ def test_item4_a_night_of_pages_cut_at_45_percent_then_a_clean_night_report_noth
     assert observe.reported(engine) == {}
     assert observe.deliveries(engine) == []
     assert observe.runs(engine)[-1].status == "complete"
+
+
+def test_item4_a_whole_page_whose_text_stops_mid_sentence_where_the_stored_one_goes_on_is_no_edit(database, site,
+                                                                                                crawls):
+    # A template that still closes the page after a PHP error cut the article (or a markup we do
+    # not know): the closing tags are there, the text stops in the middle of a sentence. (Where
+    # the cut falls between paragraphs, the text alone cannot tell it from an editor's cut.)
+    engine = night_with_subscriber(database)
+    site.faults = [Fault(re.escape(ONE), status=200, body=lambda file: cut_article(file, 0.7) + b"</div></body></html>")]
+
+    crawl = crawls.run(engine, *ENGLISH_FULL)
+
+    assert observe.reported(engine) == {}
+    assert observe.deliveries(engine) == []
+    assert observe.runs(engine)[-1].stats["extraction_suspect"] == 1
+    assert "stops mid-sentence where the stored version goes on" in crawl.tail(40)
 
 
 # --------------------------------------------------------------------------- item 5: mass removals
