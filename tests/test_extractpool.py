@@ -128,3 +128,28 @@ def test_in_the_crawl_process_a_page_past_the_time_limit_is_a_failed_extraction_
     assert pipeline.stats.get_value("newswatch/extraction_failed") == 1
     assert caplog.records == []  # Scrapy logs the dropped item; nothing else to say
     assert "body" not in repr(page)  # the dropped item's log line never holds the page
+
+
+def hang_on_marker(pages: list[tuple[bytes, str]], profile) -> list:
+    """In a worker: hang, as C code that no signal interrupts, when a batch holds the marker page."""
+    if any(body == b"HANG" for body, _ in pages):
+        time.sleep(600)
+    return extract_batch(pages, profile)
+
+
+def test_a_worker_stuck_past_the_time_limit_is_ended_and_new_workers_take_the_next():
+    article = (ARTICLE.html.read_bytes(), ARTICLE.url)
+
+    async def run() -> tuple[object, list, object]:
+        pool = ExtractionPool(1, ICESCO, batch_size=1, extract_pages=hang_on_marker, stall_seconds=5)
+        try:
+            first = await asyncio.wait_for(pool.extract(*article), timeout=60)  # the worker is up
+            stuck = await asyncio.wait_for(asyncio.gather(pool.extract(b"HANG", ARTICLE.url), return_exceptions=True),
+                                           timeout=30)
+            return first, stuck, await asyncio.wait_for(pool.extract(*article), timeout=60)
+        finally:
+            pool.close()
+
+    first, stuck, after = asyncio.run(run())
+    assert [type(outcome) for outcome in stuck] == [BrokenProcessPool]
+    assert first.title == after.title == ARTICLE.golden["title"]
