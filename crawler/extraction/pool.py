@@ -23,6 +23,7 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 from crawler.extraction.article import Extracted
 from crawler.extraction.bounds import UNBOUNDED, Limits, bounded_extract
@@ -88,7 +89,7 @@ class ExtractionPool:
         if self.stall_seconds and self.watchdog is None:
             self.watchdog = loop.call_later(self.stall_seconds, self._check_progress)
 
-    def _returned(self, results: list[asyncio.Future], outcome: asyncio.Future) -> None:
+    def _returned(self, results: list[asyncio.Future[Extracted]], outcome: asyncio.Future[list[Any]]) -> None:
         self.in_flight -= 1
         self.progress_at = asyncio.get_running_loop().time()
         _settle(results, outcome)
