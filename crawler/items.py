@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from crawler.extraction import Extracted
 
@@ -16,7 +16,8 @@ class ArticlePage:
     fetched_url: str  # where the body came from (after redirects)
     language: str
     status: int
-    body: bytes
+    # Not in the repr: Scrapy logs a dropped item whole, and a page may be megabytes on one line.
+    body: bytes = field(repr=False)
     fetched_at: dt.datetime
     etag: str | None = None
     last_modified: str | None = None

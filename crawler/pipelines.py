@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from crawler import config
 from crawler import signals as newswatch_signals
-from crawler.extraction import NotAnArticle, extract
+from crawler.extraction import NotAnArticle
+from crawler.extraction.bounds import ExtractionRefused, Limits, bounded_extract, check_size
 from crawler.extraction.pool import ExtractionPool
 from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord, ArticleUnchanged
 from crawler.runs import DATABASE_FAILED_STAT, Run
@@ -27,13 +28,17 @@ class ExtractPipeline:
 
     Extraction is CPU-bound pure Python: with NEWSWATCH_EXTRACT_WORKERS > 0 it runs in that
     many worker processes, so it overlaps with fetching and storing instead of stalling the
-    reactor; with 0 it runs in the crawl's own process.
+    reactor; with 0 it runs in the crawl's own process. Either way a page is extracted within
+    NEWSWATCH_EXTRACT_MAX_BYTES and NEWSWATCH_EXTRACT_TIMEOUT (crawler.extraction.bounds): one
+    beyond them is a failed extraction, and the crawl goes on.
     """
 
     def __init__(self, crawler) -> None:
         self.stats = crawler.stats
         self.profile = config.site_profile(crawler.settings)
         self.workers = crawler.settings.getint("NEWSWATCH_EXTRACT_WORKERS")
+        self.limits = Limits(max_bytes=crawler.settings.getint("NEWSWATCH_EXTRACT_MAX_BYTES"),
+                             seconds=crawler.settings.getfloat("NEWSWATCH_EXTRACT_TIMEOUT"))
         self.pool: ExtractionPool | None = None
 
     @classmethod
@@ -42,7 +47,7 @@ class ExtractPipeline:
 
     def open_spider(self) -> None:
         if self.workers > 0:
-            self.pool = ExtractionPool(self.workers, self.profile)
+            self.pool = ExtractionPool(self.workers, self.profile, limits=self.limits)
 
     def close_spider(self) -> None:
         if self.pool is not None:
@@ -52,11 +57,12 @@ class ExtractPipeline:
         if not isinstance(item, ArticlePage):
             return item  # removals and moves carry no page to extract
         try:
+            check_size(item.body, self.limits)  # before a page of megabytes is sent to a worker
             if self.pool is None:
-                content = extract(item.body, item.url, self.profile)
+                content = bounded_extract(item.body, item.url, self.profile, self.limits)
             else:
                 content = await self.pool.extract(item.body, item.url)
-        except NotAnArticle as error:
+        except (NotAnArticle, ExtractionRefused) as error:
             self.stats.inc_value("newswatch/extraction_failed")
             raise DropItem(f"no article extracted from {item.fetched_url}: {error}") from error
         except Exception as error:
@@ -193,6 +199,10 @@ class StorePipeline:
             fetched_at=page.fetched_at, etag=page.etag, last_modified=page.last_modified,
             min_length_ratio=self.min_ratio,
         )
+        if recorded.cut_short:
+            return ["extraction_suspect"], (
+                f"{page.url}: extracted text stops mid-sentence where the stored version goes on "
+                "(a page cut short); stored version kept")
         if recorded.suspect:
             # A truncated page or a half-rendered template, not an editor's cut: keep what we have.
             return ["extraction_suspect"], (

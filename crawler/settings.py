@@ -57,6 +57,11 @@ NEWSWATCH_TODAY = ""
 
 # Worker processes for extraction (0: in the crawl's own process).
 NEWSWATCH_EXTRACT_WORKERS = 2
+# Bounds on one page's extraction: a page over this many bytes is not read, one whose
+# extraction takes longer than this many seconds is abandoned; either is a failed extraction
+# (0: no bound). A release page is a few hundred KB; 3 MB of text takes seconds to read.
+NEWSWATCH_EXTRACT_MAX_BYTES = 3_000_000
+NEWSWATCH_EXTRACT_TIMEOUT = 10.0
 # Stored articles are committed in batches of up to this many, and at least every so many seconds.
 NEWSWATCH_STORE_BATCH = 100
 NEWSWATCH_STORE_SECONDS = 2.0
@@ -71,8 +76,23 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 DOWNLOAD_DELAY = 0.5
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_TIMEOUT = 30
+# A body larger than this is refused, also once decompressed (a gzip bomb: a few hundred KB on the
+# wire, gigabytes inflated): a news page is well under a megabyte. Larger than WARNSIZE: a warning.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_ENABLED = True
 RETRY_TIMES = 3  # 5xx, 408, 429, timeouts and connection errors (Scrapy's RETRY_HTTP_CODES)
+# A 429 or 503 with Retry-After is retried no sooner, and nothing else is sent to the site
+# meanwhile (crawler/retryafter.py); a site asking for longer than this many seconds is left
+# alone that long, and the request is a failed fetch.
+NEWSWATCH_RETRY_AFTER_MAX = 600.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.retryafter.RetryAfterMiddleware": 550,  # where Scrapy's stands
+    # robots.txt answering 5xx, or unreachable: the site is unavailable (RFC 9309), the crawl stops.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.robots.RobotsTxtMiddleware": 100,
+}
 COOKIES_ENABLED = False
 # No console to the crawl's process: neither Scrapy's telnet one nor its HTTP one, which runs
 # Python sent to it (a token in the user's profile guards it) and is on by default since 2.19.

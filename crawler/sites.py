@@ -44,6 +44,9 @@ class SiteProfile:
     aside_headings: tuple[str, ...] = ()
     # What an error or maintenance page says instead of an article.
     error_phrases: tuple[str, ...] = ()
+    # Closing tags every page of the site ends with (any one of them will do): a page without
+    # them was cut short on its way (crawler.wholeness). Empty for a site that omits them.
+    page_end: tuple[str, ...] = ("</body>", "</html>")
 
 
 ICESCO = SiteProfile(

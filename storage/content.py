@@ -40,3 +40,21 @@ def content_hash(title: str, published: dt.date | None, paragraphs: list[str] | 
     body = " ".join(normalize_paragraphs(paragraphs))
     key = "\x1f".join((normalize_text(title), published.isoformat() if published else "", body))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+# A paragraph that ends a sentence: a full stop, question or exclamation mark or ellipsis (Latin
+# and Arabic), maybe followed by closing quotes or brackets; or a colon, before a list.
+_SENTENCE_END = re.compile(r"[.!?…؟:][\s\"'”’»)\]]*$")
+
+
+def stops_short(paragraphs: tuple[str, ...], stored: tuple[str, ...]) -> bool:
+    """Whether `paragraphs` are the `stored` ones cut off mid-sentence: those before the last are
+    the stored ones, the last is the start of the stored paragraph at its place (which goes on),
+    and it ends no sentence. What a page cut short on its way reads as; an editor's cut ends
+    where a sentence or a paragraph does."""
+    if not paragraphs or len(paragraphs) > len(stored):
+        return False
+    *before, last = paragraphs
+    at = len(before)
+    return (tuple(before) == stored[:at] and len(last) < len(stored[at]) and stored[at].startswith(last)
+            and not _SENTENCE_END.search(last))

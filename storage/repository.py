@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from storage.content import content_hash, normalize_paragraphs, normalize_text
+from storage.content import content_hash, normalize_paragraphs, normalize_text, stops_short
 from storage.models import Article, ArticleEvent, ArticleVersion, CrawlRun
 
 
@@ -27,7 +27,8 @@ class Recorded:
     version_id: int | None  # the version written by this call, None if the content was unchanged
     is_new_article: bool
     is_new_version: bool
-    suspect: bool = False  # far shorter than the stored text: nothing was written
+    suspect: bool = False  # far shorter than the stored text, or cut short: nothing was written
+    cut_short: bool = False  # suspect because the text stops mid-sentence where the stored one goes on
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,10 @@ def record_article(
     """Store one fetched article; a new version only when its normalised content changed.
 
     `url` must already be canonical. The article's state (live/gone) is the monitor's to
-    change. A text shorter than `min_length_ratio` of the current version's is a truncated
-    page or a half-rendered template, not an editor's cut: nothing is written and the result
-    says `suspect`. Safe against concurrent writers of one URL: the article is
+    change. A text shorter than `min_length_ratio` of the current version's, or one that stops
+    mid-sentence where the current version goes on (`content.stops_short`: `cut_short`), is a
+    truncated page or a half-rendered template, not an editor's cut: nothing is written and the
+    result says `suspect`. Safe against concurrent writers of one URL: the article is
     inserted-or-ignored, then its row is locked (on PostgreSQL; SQLite serialises writers)
     while the content hash is compared with the current version's.
 
@@ -88,6 +90,9 @@ def record_article(
         connection.execute(_DIGEST, {"id": current_version_id}).one())
     if current_length is not None and len(text) < min_length_ratio * current_length:
         return Recorded(article_id, None, is_new_article, is_new_version=False, suspect=True)
+    if (current_length is not None and current_hash != digest and len(text) < current_length
+            and stops_short(kept, tuple(connection.execute(_PARAGRAPHS, {"id": current_version_id}).scalar_one()))):
+        return Recorded(article_id, None, is_new_article, is_new_version=False, suspect=True, cut_short=True)
     if state == "gone":  # a removed article answers again: detection decides if it is restored
         connection.execute(_EVENT, {"run_id": run_id, "article_id": article_id, "kind": "back"})
     seen = {"id_": article_id, "run_id_": run_id, "etag_": etag, "last_modified_": last_modified}
@@ -114,6 +119,7 @@ _LOCK = (
     .with_for_update()
 )
 _DIGEST = select(_VERSIONS.c.content_hash, func.length(_VERSIONS.c.text)).where(_VERSIONS.c.id == bindparam("id"))
+_PARAGRAPHS = select(_VERSIONS.c.paragraphs).where(_VERSIONS.c.id == bindparam("id"))
 _VERSION = insert(_VERSIONS).returning(_VERSIONS.c.id)
 _EVENT = insert(cast(Table, ArticleEvent.__table__))
 _SEEN = (

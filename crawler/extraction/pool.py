@@ -7,12 +7,18 @@ extracted together; each page still gets its own result or its own error.
 
 A worker that dies (killed for its memory, say) fails the pages of the batches in flight, and
 the next batch starts new workers: the crawl goes on, and the lost pages count as failures.
+Each page is extracted within `bounds.Limits` in its worker: one too large or too slow fails
+alone (`ExtractionRefused`), and the worker goes on with the next. The time limit is a signal,
+which C code (a regular expression, a parser) does not see until it returns: should the pool
+make no progress for the time a whole batch may take at the limit, its workers are killed, the
+pages in flight fail, and new workers take the next batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import functools
 import logging
 import multiprocessing
 import os
@@ -21,26 +27,37 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
-from crawler.extraction.article import Extracted, extract
+from crawler.extraction.article import Extracted
+from crawler.extraction.bounds import UNBOUNDED, Limits, bounded_extract
 from crawler.sites import SiteProfile
 
 logger = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# The watchdog waits at least this long: starting a worker (spawn, imports) takes seconds.
+MIN_STALL_SECONDS = 30.0
 
 
 class ExtractionPool:
     """`await pool.extract(body, url)` in worker processes; `close()` when the crawl ends."""
 
     def __init__(self, workers: int, profile: SiteProfile, batch_size: int = 8, wait_seconds: float = 0.01,
-                 extract_pages: Callable[[list[tuple[bytes, str]], SiteProfile], list] | None = None):
+                 extract_pages: Callable[[list[tuple[bytes, str]], SiteProfile], list] | None = None,
+                 limits: Limits = UNBOUNDED, stall_seconds: float | None = None):
         self.workers = workers
         self.executor = self._start()
         self.profile, self.batch_size, self.wait_seconds = profile, batch_size, wait_seconds
-        self.extract_pages = extract_pages or extract_batch
+        self.extract_pages = extract_pages or functools.partial(extract_batch, limits=limits)
         self.pending: list[tuple[bytes, str, asyncio.Future]] = []
         self.timer: asyncio.TimerHandle | None = None
+        # The watchdog: batches in flight, when one last came back, how long a stall may last.
+        self.in_flight = 0
+        self.progress_at = 0.0
+        self.stall_seconds = stall_seconds if stall_seconds is not None else (
+            max(MIN_STALL_SECONDS, limits.seconds * (batch_size + 1)) if limits.seconds else 0.0)
+        self.watchdog: asyncio.TimerHandle | None = None
 
     async def extract(self, body: bytes, url: str) -> Extracted:
         """The page's article; raises what `extract` raises for this page alone, or
@@ -70,7 +87,33 @@ class ExtractionPool:
             self.executor.shutdown(wait=False, cancel_futures=True)
             self.executor = self._start()
             done = loop.run_in_executor(self.executor, self.extract_pages, pages, self.profile)
-        done.add_done_callback(lambda outcome: _settle([result for _, _, result in batch], outcome))
+        if not self.in_flight:
+            self.progress_at = loop.time()
+        self.in_flight += 1
+        done.add_done_callback(lambda outcome: self._returned([result for _, _, result in batch], outcome))
+        if self.stall_seconds and self.watchdog is None:
+            self.watchdog = loop.call_later(self.stall_seconds, self._check_progress)
+
+    def _returned(self, results: list[asyncio.Future[Extracted]], outcome: asyncio.Future[list[Any]]) -> None:
+        self.in_flight -= 1
+        self.progress_at = asyncio.get_running_loop().time()
+        _settle(results, outcome)
+
+    def _check_progress(self) -> None:
+        """Kill the workers if no batch came back for `stall_seconds` while some are in flight."""
+        self.watchdog = None
+        if not self.in_flight:
+            return
+        loop = asyncio.get_running_loop()
+        stalled = loop.time() - self.progress_at
+        if stalled >= self.stall_seconds:
+            logger.error("extraction made no progress for %.0f s (a page past the time limit in C code): "
+                         "ending its workers; the pages in flight fail", stalled)
+            for process in list(getattr(self.executor, "_processes", {}).values()):
+                process.kill()  # their batches fail with BrokenProcessPool; the next send starts new ones
+            self.progress_at = loop.time()
+        self.watchdog = loop.call_later(max(0.1, self.stall_seconds - (loop.time() - self.progress_at)),
+                                        self._check_progress)
 
     def _start(self) -> ProcessPoolExecutor:
         # spawn, not fork: the crawl process lines threads (Twisted's DNS pool, SQLite).
@@ -78,8 +121,9 @@ class ExtractionPool:
                                    initializer=die_with_parent, initargs=(os.getpid(),))
 
     def close(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        for timer in (self.timer, self.watchdog):
+            if timer is not None:
+                timer.cancel()
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
@@ -97,12 +141,13 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def extract_batch(pages: list[tuple[bytes, str]], profile: SiteProfile) -> list[Extracted | Exception]:
-    """In a worker: each page's article, or the exception its extraction raised."""
+def extract_batch(pages: list[tuple[bytes, str]], profile: SiteProfile,
+                  limits: Limits = UNBOUNDED) -> list[Extracted | Exception]:
+    """In a worker: each page's article, or the exception its extraction raised (within `limits`)."""
     outcomes: list[Extracted | Exception] = []
     for body, url in pages:
         try:
-            outcomes.append(extract(body, url, profile))
+            outcomes.append(bounded_extract(body, url, profile, limits))
         except Exception as error:  # noqa: BLE001 -- one page's failure, whatever it is, is that page's alone
             outcomes.append(error)
     return outcomes

@@ -8,7 +8,8 @@ whatever the server's validators say, and stops paging through a listing once a 
 holds only known articles: a night costs what changed. A full run (`-a mode=full`) walks
 every listing page and downloads every known article. Article requests do not
 follow redirects by themselves: a redirect to another article is a move; a redirect to a page
-that is not the article (the home page, a listing) is a failed fetch, never a removal. A 404/410
+that is not the article (the home page, a listing) is a failed fetch, never a removal; a page that arrived cut short
+(crawler.wholeness) is fetched again, then a failed fetch, never an edit. A 404/410
 is a removal only with a second witness (crawler.witness, judged when the spider is idle): a
 release that answered one is re-checked the next night, whatever its share day. An unknown
 URL on a listing, feed or sitemap makes an incremental run re-check the known releases it may be
@@ -26,12 +27,14 @@ or broken sitemap is a debug line and `newswatch/sitemap_missing`, never a failu
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
 from scrapy import signals
+from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.python.failure import Failure
@@ -43,6 +46,7 @@ from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
 from crawler.urls import article_ref, canonicalize, language_of, on_origin, site_hosts
+from crawler.wholeness import cut_short, missing_end
 from crawler.witness import RemovalWitnesses
 from storage import repository
 
@@ -333,6 +337,8 @@ class NewsSpider(scrapy.Spider):
             yield ArticleGone(url=url, status=response.status)
         elif response.status in REDIRECTS:
             yield from self._redirected(response, url)
+        elif cut_short(response.body, self.profile):
+            yield from self._cut_short(response)
         else:
             yield ArticlePage(
                 url=url,
@@ -344,6 +350,19 @@ class NewsSpider(scrapy.Spider):
                 etag=_header(response, b"ETag"),
                 last_modified=_header(response, b"Last-Modified"),
             )
+
+    def _cut_short(self, response: Response) -> Iterator[scrapy.Request]:
+        """A page that stops before its end (crawler.wholeness): fetched again, as Scrapy retries
+        a failed download; once the retries are spent, a failed fetch of the run, never an edit."""
+        retry = get_retry_request(response.request, spider=self, reason="page cut short",
+                                  give_up_log_level=logging.DEBUG)
+        if retry is not None:
+            yield retry
+            return
+        self.crawler.stats.inc_value("newswatch/fetch_failed")
+        self.crawler.stats.inc_value("newswatch/pages_cut_short")
+        self.logger.warning("article %s failed: the page was cut short (%d bytes, no %s at its end)",
+                            response.url, len(response.body), missing_end(self.profile))
 
     def _redirected(self, response: Response, url: str) -> Iterator[ArticleMoved | scrapy.Request]:
         location = _header(response, b"Location")
@@ -384,8 +403,10 @@ class NewsSpider(scrapy.Spider):
         request = failure.request
         listing = request.meta.get("listing", False)
         self.crawler.stats.inc_value("newswatch/listing_failed" if listing else "newswatch/fetch_failed")
-        self.logger.warning("%s %s failed: %s", "listing" if listing else "article", request.url,
-                            failure.getErrorMessage())
+        # A site whose robots.txt says it is unavailable (crawler.robots) fails every request it
+        # was sent: one line said so, not one per request.
+        log = self.logger.debug if self.crawler.stats.get_value("newswatch/robots_unavailable") else self.logger.warning
+        log("%s %s failed: %s", "listing" if listing else "article", request.url, failure.getErrorMessage())
 
 
 def _header(response: Response, name: bytes) -> str | None:

@@ -74,6 +74,10 @@ class Hit:
 class FaultMirror(Mirror):
     """The fixture mirror with a table of faults (`faults`, first match wins) and a log to wait on."""
 
+    # socketserver's backlog of 5 drops connections a crawl opens at once: their SYN is sent again
+    # 1 s later, and a request sent before a fault's answer lands a second after it.
+    request_queue_size = 128
+
     def __init__(self, snapshot: Path, port: int = 0) -> None:
         super().__init__(snapshot, port, handler=FaultHandler)
         self.faults: list[Fault] = []

@@ -53,8 +53,6 @@ def test_item12_the_exit_status_of_a_crawl_is_0_only_for_a_complete_run(database
 # --------------------------------------------------------------------------- item 13
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 13: robots.txt answering 500 is read as 'allow all': the run "
-                                       "crawls everything and is complete")
 def test_item13_robots_txt_answering_500_means_the_site_is_unavailable(database, site, crawls):
     engine = database("v1")
     site.snapshot = V2
@@ -65,6 +63,18 @@ def test_item13_robots_txt_answering_500_means_the_site_is_unavailable(database,
     assert site.hits(ARTICLE) == []  # RFC 9309, 2.3.1.3: a 5xx robots.txt disallows the whole site
     assert observe.reported(engine) == {}
     assert observe.runs(engine)[-1].status == "incomplete"
+
+
+def test_robots_txt_rules_hold_for_every_request_that_waited_for_it(database, site, crawls):
+    # Found with item 13: Scrapy's RobotsTxtMiddleware gave the parser to the first request waiting
+    # for robots.txt and None (allow all) to the others, so a crawl's first requests ignored it.
+    engine = database("v1")
+    site.faults = [answer(ROBOTS, 200, body=b"User-agent: *\nDisallow: /en/2022/\n")]
+
+    crawls.run(engine, *ENGLISH_FULL)
+
+    assert site.hits(r"/en/2022/.*") == []
+    assert site.hits(ARTICLE) != []  # the others were fetched
 
 
 # --------------------------------------------------------------------------- item 14
