@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-
 from faults import observe
 from faults.conftest import V2, subscribe
 from faults.faultmirror import ARTICLE, LISTING, Fault, answer, cut, cut_article, maintenance, redirect, slow
