@@ -116,7 +116,7 @@ def full_mode(settings: BaseSettings) -> bool:
     mode = settings.get("NEWSWATCH_MODE")
     if mode not in MODES:
         raise BadSetting("NEWSWATCH_MODE", mode, f"expected {' or '.join(MODES)} (also -a mode=...)")
-    return mode == "full"
+    return bool(mode == "full")
 
 
 # The numeric settings: the getter components read each with, the values that make sense,

@@ -20,11 +20,15 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from scrapy import signals
-from scrapy.utils.asyncio import create_looping_call
+from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from twisted.internet.defer import Deferred
+from twisted.internet.task import LoopingCall
 
 from crawler import config, exits
 from crawler import signals as newswatch_signals
@@ -55,19 +59,19 @@ class Run:
 class RunLifecycle:
     """Claims, announces, heartbeats and closes this crawl's run (module docstring)."""
 
-    def __init__(self, crawler, run: Run) -> None:
+    def __init__(self, crawler: Crawler, run: Run) -> None:
         self.crawler = crawler
         self.run = run
         self.owner = runs.Owner.this_process()
         self.interval = crawler.settings.getfloat("NEWSWATCH_HEARTBEAT_SECONDS")
         self.max_failure_rate = crawler.settings.getfloat("NEWSWATCH_MAX_FAILURE_RATE")
-        self.heartbeat = None
+        self.heartbeat: AsyncioLoopingCall | LoopingCall | None = None
         self.lock_lost = False
-        self.closing = None
+        self.closing: Deferred[Any] | None = None
         self.clock = time.monotonic()
 
     @classmethod
-    def from_crawler(cls, crawler):
+    def from_crawler(cls, crawler: Crawler) -> RunLifecycle:
         settings = crawler.settings
         engine = make_engine(settings.get("NEWSWATCH_DATABASE_URL"), writer=True)  # waits for others' locks
         try:
@@ -166,7 +170,7 @@ class RunLifecycle:
             self.heartbeat.stop()
 
 
-def _start(crawler, engine: Engine) -> Run:
+def _start(crawler: Crawler, engine: Engine) -> Run:
     """Claim the crawl lock and start the run, then read the articles it will re-check."""
     settings = crawler.settings
     profile = config.site_profile(settings)
@@ -219,7 +223,7 @@ def _rehome(engine: Engine, profile: SiteProfile) -> None:
         logger.info("%s (%s): %s", profile.name, profile.origin, rehomed)
 
 
-def _known_articles(engine: Engine, settings) -> dict[str, repository.KnownArticle]:
+def _known_articles(engine: Engine, settings: BaseSettings) -> dict[str, repository.KnownArticle]:
     """The articles stored for this site and these languages (by canonical URL, on the site's origin).
 
     Where this crawl fetches from (NEWSWATCH_SITE_URL) plays no part: a release stored from the
@@ -231,13 +235,13 @@ def _known_articles(engine: Engine, settings) -> dict[str, repository.KnownArtic
     return {article.url: article for article in known}
 
 
-def run_status(reason: str, stats: dict, max_failure_rate: float) -> str:
+def run_status(reason: str, stats: Mapping[str, Any], max_failure_rate: float) -> str:
     """`complete`, or `incomplete` when the crawl could not see the whole site
     (storage.runs.incomplete_reasons says why). An incomplete run reports no removals."""
     return "incomplete" if runs.incomplete_reasons(run_stats(stats), reason, max_failure_rate) else "complete"
 
 
-def run_stats(stats: dict) -> dict[str, Any]:
+def run_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
     """The Scrapy stats worth keeping with a run, under short stable names."""
     keep = {
         "requests": stats.get("downloader/request_count", 0),

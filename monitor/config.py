@@ -9,6 +9,7 @@ what it accepts, and exits with status 2. Nothing here imports more than click a
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -40,7 +41,7 @@ SUPPORTED_DATABASES = "sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
 # --------------------------------------------------------------------------- types
 
 
-class DatabaseURL(click.ParamType):
+class DatabaseURL(click.ParamType[str]):
     """An SQLAlchemy URL whose driver is installed (kept as the string given)."""
 
     name = "url"
@@ -67,7 +68,7 @@ class DatabaseURL(click.ParamType):
         return str(value)
 
 
-class TimeZoneName(click.ParamType):
+class TimeZoneName(click.ParamType[str]):
     """An IANA time zone name (kept as the name)."""
 
     name = "zone"
@@ -82,7 +83,7 @@ class TimeZoneName(click.ParamType):
         return str(value)
 
 
-class Crontab(click.ParamType):
+class Crontab(click.ParamType[str]):
     """A crontab expression of five fields (kept as written)."""
 
     name = "cron"
@@ -98,7 +99,7 @@ class Crontab(click.ParamType):
         return str(value)
 
 
-class Checked(click.ParamType):
+class Checked(click.ParamType[str]):
     """A string checked (and normalised) by `check`, whose ConfigError says what is accepted."""
 
     def __init__(self, name: str, check: Callable[[str], str]) -> None:
@@ -112,14 +113,12 @@ class Checked(click.ParamType):
             self.fail(str(error), param, ctx)
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType["dt.timedelta"]):
     """A span of time: `36h`, `90m`, `2d` or a number of hours (a `datetime.timedelta`)."""
 
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        import datetime as dt
-
         from monitor.health import duration
 
         if isinstance(value, dt.timedelta):

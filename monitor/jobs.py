@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import IO
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -147,7 +147,7 @@ class _Child:
 class _Log:
     """A child's log (stderr) passed on to ours, line by line, in a thread; its last line kept."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: IO[str]) -> None:
         self.stream, self.last_line = stream, ""
         self.thread = threading.Thread(target=self._pass_on, name="child-log", daemon=True)
         self.thread.start()

@@ -95,13 +95,16 @@ class _NoJobsOnceStopped:
     a run due at that moment would be lost (agronholm/apscheduler#985).
     """
 
-    def _process_jobs(self):
+    state: int
+
+    def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:
             return None
-        return super()._process_jobs()
+        wait: float | None = super()._process_jobs()  # type: ignore[misc]  # BackgroundScheduler's, by the MRO
+        return wait
 
 
-class NightlyScheduler(_NoJobsOnceStopped, BackgroundScheduler):
+class NightlyScheduler(_NoJobsOnceStopped, BackgroundScheduler):  # type: ignore[misc]  # APScheduler 3 is untyped
     """The scheduler of `newswatch schedule`: its loop runs in a thread of its own (see `run_forever`)."""
 
 
@@ -114,7 +117,7 @@ def zone(name: str) -> ZoneInfo:
             from error
 
 
-class WallClockCronTrigger(CronTrigger):
+class WallClockCronTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 is untyped
     """APScheduler's CronTrigger, firing once per time on the wall clock.
 
     Where the clocks go back (Africa/Casablanca, 03:00 -> 02:00 on the night Ramadan starts),
@@ -126,7 +129,7 @@ class WallClockCronTrigger(CronTrigger):
 
     def get_next_fire_time(self, previous_fire_time: dt.datetime | None,
                            now: dt.datetime) -> dt.datetime | None:
-        candidate = super().get_next_fire_time(previous_fire_time, now)
+        candidate: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
         if previous_fire_time is None:
             return candidate
         last = _wall_clock(previous_fire_time, self.timezone)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, Result, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from storage.models import Delivery
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_INSERTS: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def run_deliveries(session: Session, run_id: int) -> dict[int, Delivery]:
@@ -73,7 +74,7 @@ def claim_delivery(
         .values(attempts=Delivery.attempts + 1, next_attempt_at=lease_until,
                 message_id=func.coalesce(Delivery.message_id, message_id), last_error=None)
     )
-    return result.rowcount == 1
+    return _rowcount(result) == 1
 
 
 def fail_attempt(
@@ -121,27 +122,27 @@ def cancel_delivery(session: Session, delivery_id: int, reason: str) -> None:
 
 def retry_now(session: Session, *, now: dt.datetime) -> int:
     """Make digests backing off after an error due at `now` (not those a sender holds); how many."""
-    return session.execute(
+    return _rowcount(session.execute(
         update(Delivery)
         .where(Delivery.status == "pending", Delivery.next_attempt_at > now, Delivery.last_error.is_not(None))
         .values(next_attempt_at=now)
-    ).rowcount
+    ))
 
 
 def retry_failed(session: Session, *, now: dt.datetime) -> int:
     """Make failed digests pending again (after the operator fixed the cause); how many."""
-    return session.execute(
+    return _rowcount(session.execute(
         update(Delivery).where(Delivery.status == "failed").values(status="pending", next_attempt_at=now)
-    ).rowcount
+    ))
 
 
 def cancel_pending(session: Session, subscriber_id: int, reason: str) -> int:
     """Cancel a subscriber's digests not yet sent, and say why; how many."""
-    return session.execute(
+    return _rowcount(session.execute(
         update(Delivery)
         .where(Delivery.subscriber_id == subscriber_id, Delivery.status == "pending")
         .values(status="cancelled", last_error=f"cancelled: {reason}")
-    ).rowcount
+    ))
 
 
 def forget(session: Session, subscriber_id: int) -> None:
@@ -153,3 +154,8 @@ def count_sent_since(session: Session, since: dt.datetime) -> int:
     """How many digests were marked sent at or after `since`."""
     return session.scalar(select(func.count()).select_from(Delivery)
                           .where(Delivery.status == "sent", Delivery.sent_at >= since)) or 0
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched (a Core DML statement's result is a cursor's)."""
+    return cast(CursorResult[Any], result).rowcount

@@ -130,7 +130,8 @@ def _as_json(value: dict[str, Any]) -> dict[str, Any]:
             return obj.isoformat()
         raise TypeError(f"stats value {obj!r} of type {type(obj).__name__} is not JSON serialisable")
 
-    return json.loads(json.dumps(value, default=encode))
+    plain: dict[str, Any] = json.loads(json.dumps(value, default=encode))
+    return plain
 
 
 def incomplete_reasons(stats: Mapping[str, Any], finish_reason: str = "finished",
@@ -192,7 +193,7 @@ def list_runs(session: Session) -> list[RunSummary]:
 
 def latest_run_id(session: Session) -> int:
     """The newest run; RunNotFound when there is none."""
-    run_id = session.scalar(select(func.max(CrawlRun.id)))
+    run_id: int | None = session.scalar(select(func.max(CrawlRun.id)))
     if run_id is None:
         raise RunNotFound("no crawl run yet: run `scrapy crawl news` first")
     return run_id

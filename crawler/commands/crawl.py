@@ -35,6 +35,7 @@ class Command(crawl.Command):
         # The settings the crawl will start from: with the add-ons' early settings (the
         # environment, crawler.config.Environment), which Scrapy applies after this method,
         # and the spider arguments that are settings.
+        assert self.settings is not None  # set by Scrapy before it parses the options
         settings = self.settings.copy()
         AddonManager.load_pre_crawler_settings(settings)
         config.from_spider_arguments(settings, opts.spargs)
