@@ -322,6 +322,7 @@ class NewsSpider(scrapy.Spider):
                 fetched_at=dt.datetime.now(dt.UTC),
                 etag=_header(response, b"ETag"),
                 last_modified=_header(response, b"Last-Modified"),
+                content_type=_header(response, b"Content-Type"),
             )
 
     def _redirected(self, response: Response, url: str) -> Iterator[ArticleGone | ArticleMoved | scrapy.Request]:
