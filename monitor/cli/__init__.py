@@ -1,6 +1,6 @@
 """The `newswatch` command line: one thin command per library function, in modules by topic.
 
-`records` (articles, runs, changes, history, diff, detect, extract), `mail` (subscribers,
+`records` (articles, runs, changes, history, diff, detect, extract), `archive` (show, reextract), `mail` (subscribers,
 unsubscribe, notify), `schedule`, `demo` and `serve` (the web view); their settings are declared in monitor.config.
 The command modules import only click at load time: each command imports what it uses.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli import demo, mail, records, schedule, serve
+from monitor.cli import archive, demo, mail, records, schedule, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +19,7 @@ def main() -> None:
 
 for command in (
     records.extract, records.articles, records.runs, records.changes, records.history, records.diff, records.detect,
+    archive.show, archive.reextract,
     demo.demo, mail.subscribers, mail.unsubscribe, mail.notify, schedule.schedule, serve.serve,
 ):
     main.add_command(command)
