@@ -107,7 +107,7 @@ class ExtractPipeline:
                            item.url, error)
             return None
         self.stats.inc_value("newswatch/reread")
-        return repository.Reread(known.version_id, again.title, again.published, tuple(again.paragraphs))
+        return repository.Reread(known.version_id, known.raw_sha256, again.title, again.published, tuple(again.paragraphs))
 
 
 class StorePipeline:

@@ -50,6 +50,8 @@ def reextract(session: Session, *, dry_run: bool) -> Reextraction:
     for url, site, version in _latest(session):
         profile = PROFILES.get(site)
         try:
+            if version.raw_sha256 is None:
+                raise rawpages.RawPageMissing(url)
             body = rawpages.load(session, version.raw_sha256)
         except rawpages.RawPageMissing:
             found.no_page += 1
@@ -63,7 +65,7 @@ def reextract(session: Session, *, dry_run: bool) -> Reextraction:
         except NotAnArticle as error:
             found.failed.append((url, f"no article in its stored page: {error}"))
             continue
-        again = repository.Reread(version.id, content.title, content.published, tuple(content.paragraphs))
+        again = repository.Reread(version.id, version.raw_sha256, content.title, content.published, tuple(content.paragraphs))
         if content_hash(again.title, again.published, again.paragraphs) == version.content_hash:
             continue
         found.rebaselined.append(Reread(url, version.id, summary(compare(version, again))))

@@ -36,6 +36,7 @@ class Reread:
     """A stored version's page read again by tonight's extractor (crawler.pipelines)."""
 
     version_id: int  # the version whose page was read; ignored if it is no longer current
+    page: str  # that page's SHA-256
     title: str
     published: dt.date | None
     paragraphs: tuple[str, ...]
@@ -100,13 +101,14 @@ def record_article(
         current, is_new_article = _insert_article(connection, run_id, url=url, site=site, language=language)
     article_id, state, current_version_id = current
     # Read once the row is locked: a writer we waited for has committed its version by now.
-    current_hash, current_length = (None, None) if current_version_id is None else (
+    current_hash, current_length, current_page = (None, None, None) if current_version_id is None else (
         connection.execute(_DIGEST, {"id": current_version_id}).one())
     rebaselined = False
     if reread is not None and reread.version_id == current_version_id:
         again = _rebaseline(connection, reread, extraction, current_hash)
         if again is not None:
             current_version_id, current_hash, current_length = again
+            current_page = reread.page
             connection.execute(_CURRENT, {"id_": article_id, "version_id_": current_version_id})
             rebaselined = True
     if current_length is not None and len(text) < min_length_ratio * current_length:
@@ -117,6 +119,12 @@ def record_article(
     version_id = None
     if current_hash == digest:
         connection.execute(_SEEN, seen)
+        if current_page is None and page is not None:
+            # Stored before the raw archive: tonight's page reads as its text, so it is the page
+            # a later extractor will read again (once per such version).
+            connection.execute(_ADOPT, {"id_": current_version_id, "raw_sha256": rawpages.store(connection, page, fetched_at),
+                                        "http_status": page.status, "content_type": page.content_type,
+                                        "extraction": extraction})
     else:
         raw_sha256 = None if page is None else rawpages.store(connection, page, fetched_at)
         version_id = connection.execute(_VERSION, {
@@ -175,7 +183,9 @@ _LOCK = (
     .where(_ARTICLES.c.canonical_url == bindparam("url"))
     .with_for_update()
 )
-_DIGEST = select(_VERSIONS.c.content_hash, func.length(_VERSIONS.c.text)).where(_VERSIONS.c.id == bindparam("id"))
+_DIGEST = select(_VERSIONS.c.content_hash, func.length(_VERSIONS.c.text), _VERSIONS.c.raw_sha256).where(
+    _VERSIONS.c.id == bindparam("id"))
+_ADOPT = update(_VERSIONS).where(_VERSIONS.c.id == bindparam("id_"))
 _VERSION = insert(_VERSIONS).returning(_VERSIONS.c.id)
 _EVENT = insert(ArticleEvent.__table__)
 # A re-baseline: the version's page, run, fetch and response, with tonight's reading of the page.

@@ -168,3 +168,18 @@ def test_show_prints_the_latest_version_by_default(engine, tmp_path: Path):
     assert shown.exit_code == 0
     assert "version 2 of 2" in shown.output and "Second text." in shown.output
     assert cli(engine, "show", URL, "--version", "3").exit_code == 2
+
+
+def test_a_version_stored_before_the_archive_gets_the_first_page_that_reads_as_it(engine):
+    # Else, after an upgrade to the archive, a release unchanged since could never be read again
+    # by a newer extractor, and an extractor change would alert for it.
+    with Session(engine) as session, session.begin():
+        run_id = start_run(session, "icesco").id
+        record(session, run_id, URL, "Same text.", None, NOW - dt.timedelta(days=3))
+    assert cli(engine, "show", URL, "--raw").exit_code == 1
+
+    with Session(engine) as session, session.begin():
+        recorded = record(session, run_id, URL, "Same text.", b"<p>same</p>", NOW)
+    assert not recorded.is_new_version
+    assert cli(engine, "show", URL, "--raw").stdout_bytes == b"<p>same</p>"
+    assert count(engine, ArticleVersion) == 1
