@@ -118,6 +118,9 @@ def test_reextract_rebaselines_the_latest_versions_on_demand(mirror, engine, cra
         assert f"re-baselined {expected} of 42 latest versions" in done.output
         again = CliRunner().invoke(main, ["reextract", "--database", url])
         assert "re-baselined 0 of 42 latest versions" in again.output
+    first = done.output.splitlines()[0].split(": ")[0]  # `URL: what changed` for each re-baselined version
+    history = CliRunner().invoke(main, ["history", first, "--database", url, "--wide"])
+    assert [line.split()[:2] for line in history.output.splitlines()[2:]] == [["1", "1"], ["2", "(re-read)"]]
 
 
 def edit_one_release(snapshot: Path, into: Path) -> dict:

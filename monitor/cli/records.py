@@ -128,11 +128,13 @@ def history(url: str, number: int | None, site: str, database_url: str, as_json:
         return
     if as_json:
         print_json([{"version": n, "id": v.id, "run": v.run_id, "fetched_at": v.fetched_at, "title": v.title,
-                     "published": v.published, "words": len(v.text.split())} for n, v in enumerate(found, 1)])
+                     "published": v.published, "words": len(v.text.split()), "rebaseline": v.rebaseline}
+                    for n, v in enumerate(found, 1)])
         return
+    # A re-baseline is the page of the version before it, read by a newer extractor.
     print_table(["version", "run", "fetched", "published", "words", "title"],
-                [[n, v.run_id, when(v.fetched_at), v.published, len(v.text.split()), v.title]
-                 for n, v in enumerate(found, 1)], shrink={"title"}, wide=wide)
+                [[f"{n} (re-read)" if v.rebaseline else n, v.run_id, when(v.fetched_at), v.published,
+                  len(v.text.split()), v.title] for n, v in enumerate(found, 1)], shrink={"title"}, wide=wide)
 
 
 def _print_version(url: str, found: list[ArticleVersion], number: int, as_json: bool) -> None:
