@@ -89,13 +89,14 @@ class ExtractPipeline:
     async def _reread(self, item: ArticlePage, content: Extracted) -> repository.Reread | None:
         """The stored version's page read by tonight's extractor, when another one read it and
         tonight's text differs from it: was it the page that changed, or our reading?"""
-        known = self.run.known.get(item.url) if self.run is not None else None
-        if (known is None or known.raw_sha256 is None or known.version_id is None
+        run = self.run
+        known = run.known.get(item.url) if run is not None else None
+        if (run is None or known is None or known.raw_sha256 is None or known.version_id is None
                 or known.extraction == self.fingerprint
                 or content_hash(content.title, content.published, content.paragraphs) == known.content_hash):
             return None
         try:
-            with Session(self.run.engine) as session:
+            with Session(run.engine) as session:
                 body = rawpages.load(session, known.raw_sha256)
         except rawpages.RawPageMissing:
             self.stats.inc_value("newswatch/reread_missing")  # pruned: compared as it stands

@@ -185,12 +185,12 @@ _LOCK = (
 )
 _DIGEST = select(_VERSIONS.c.content_hash, func.length(_VERSIONS.c.text), _VERSIONS.c.raw_sha256).where(
     _VERSIONS.c.id == bindparam("id"))
-_ADOPT = update(_VERSIONS).where(_VERSIONS.c.id == bindparam("id_"))
+_ADOPT = update(ArticleVersion).where(ArticleVersion.id == bindparam("id_"))
 _VERSION = insert(_VERSIONS).returning(_VERSIONS.c.id)
 _EVENT = insert(ArticleEvent.__table__)
 # A re-baseline: the version's page, run, fetch and response, with tonight's reading of the page.
 _COPIED = ("article_id", "run_id", "fetched_at", "etag", "last_modified", "raw_sha256", "http_status", "content_type")
-_REBASELINE = insert(_VERSIONS).from_select(
+_REBASELINE = insert(ArticleVersion).from_select(
     [*_COPIED, "content_hash", "title", "published", "text", "paragraphs", "extraction", "rebaseline"],
     select(*(_VERSIONS.c[name] for name in _COPIED), bindparam("content_hash"), bindparam("title"),
            bindparam("published", type_=_VERSIONS.c.published.type), bindparam("text"),
@@ -202,7 +202,7 @@ _SEEN = (
     .values(last_seen_run_id=bindparam("run_id_"), etag=bindparam("etag_"), last_modified=bindparam("last_modified_"))
 )
 _SEEN_VERSION = _SEEN.values(current_version_id=bindparam("version_id_"))
-_CURRENT = update(_ARTICLES).where(_ARTICLES.c.id == bindparam("id_")).values(current_version_id=bindparam("version_id_"))
+_CURRENT = update(Article).where(Article.id == bindparam("id_")).values(current_version_id=bindparam("version_id_"))
 # Insert-or-ignore by dialect: INSERT ... ON CONFLICT DO NOTHING is spelled the same on both.
 _NEW_ARTICLE = {
     name: dialect.insert(_ARTICLES).on_conflict_do_nothing(index_elements=["canonical_url"]).returning(_ARTICLES.c.id)
