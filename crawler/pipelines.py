@@ -101,6 +101,9 @@ class ExtractPipeline:
         except rawpages.RawPageMissing:
             self.stats.inc_value("newswatch/reread_missing")  # pruned: compared as it stands
             return None
+        except SQLAlchemyError as error:
+            logger.warning("%s: its stored page could not be read (%s); compared with the stored text", item.url, error)
+            return None
         try:
             again = await self._extract(body, item.url)
         except Exception as error:  # noqa: BLE001 -- tonight's extractor finds no article in the stored page
