@@ -12,7 +12,8 @@ One run reports:
    happen) and 20 added: requests issued, and how many of the changes were found;
 4. where extraction's time goes (one process, a thousand of the mirror's article pages): parsing,
    trafilatura, the whole extraction; and what a full pipeline at 70% of the floor would leave
-   for it on this machine's cores.
+   for it on this machine's cores;
+5. the raw archive after those runs: the stored (compressed) bytes per 1,000 versions.
 
 With `--record FILE` the figures are also appended to FILE as one JSON line, with the date, the
 commit, the machine and its load before the run: `bench/results.jsonl` is the project's record.
@@ -49,9 +50,9 @@ from fixtures.release import Paragraph  # noqa: E402
 from fixtures.sitegen import write_mirror  # noqa: E402
 from fixtures.synthetic import synthetic_releases  # noqa: E402
 from monitor.mirror import Mirror  # noqa: E402
-from storage import runs  # noqa: E402
+from storage import rawpages, runs  # noqa: E402
 from storage.db import make_engine  # noqa: E402
-from storage.models import Change  # noqa: E402
+from storage.models import ArticleVersion, Change  # noqa: E402
 
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=WARNING",
         "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16"]
@@ -131,6 +132,17 @@ def latest_run(database_url: str) -> tuple[runs.RunSummary, dict[str, int]]:
     return run, kinds
 
 
+def raw_archive(database_url: str) -> dict[str, int]:
+    """The raw archive's pages, raw and stored bytes, and the versions that name them."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        pages, raw, stored = rawpages.archive_size(session)
+        versions = session.scalar(select(func.count()).select_from(ArticleVersion)) or 0
+    engine.dispose()
+    return {"versions": versions, "pages": pages, "raw_bytes": raw, "stored_bytes": stored,
+            "bytes_per_1000_versions": round(stored / versions * 1000) if versions else 0}
+
+
 def extraction_alone(snapshot: Path, pages: int = 1000) -> dict[str, float]:
     """CPU milliseconds per page, in this process, of parsing, of trafilatura (parsing included),
     and of the whole extraction, over `pages` article pages of the snapshot (every language)."""
@@ -182,6 +194,7 @@ def main() -> None:
             mirror.snapshot = Path(tmp) / "v2"
             changed = crawl(mirror, database, "-a", "mode=incremental")
             _, kinds = latest_run(database)
+        archive = raw_archive(database)
         steps = extraction_alone(Path(tmp) / "v1")
 
     floor_rate, full_rate = floor.articles / floor.seconds, full.articles / full.seconds
@@ -208,6 +221,10 @@ def main() -> None:
     print(f"   70% of the floor on {cores} cores allows {budget:.2f} ms of CPU per article in all: fetch + parse "
           f"take {floor_ms:.2f}, serving it {serving_ms:.2f}, leaving {budget - floor_ms - serving_ms:.2f} ms for "
           f"extraction, storing and handing pages over")
+    print(f"5. raw archive: {archive['pages']} pages for {archive['versions']} versions, "
+          f"{archive['raw_bytes'] / archive['pages'] / 1000:.1f} KB a page as fetched, "
+          f"{archive['stored_bytes'] / archive['pages'] / 1000:.1f} KB stored (zstd): "
+          f"{archive['bytes_per_1000_versions'] / 1e6:.2f} MB per 1,000 versions")
     if args.record:
         figures = {
             "floor": _figures(floor), "full": _figures(full), "full_per_floor": round(full_rate / floor_rate, 3),
@@ -216,6 +233,7 @@ def main() -> None:
             "changed": {"requests": changed.requests, "edited": edits, "added": ADDED,
                         "found": dict(kinds.items())},
             "extraction_ms": {k: round(v, 2) for k, v in steps.items() if k != "pages"},
+            "raw_archive": archive,
         }
         _record(args.record, args.articles, load_before, figures)
 

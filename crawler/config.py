@@ -111,6 +111,21 @@ def today(settings: BaseSettings) -> dt.date:
         raise BadSetting("NEWSWATCH_TODAY", value, "expected a date YYYY-MM-DD, or nothing for today's") from None
 
 
+def raw_keep_days(settings: BaseSettings) -> int | None:
+    """NEWSWATCH_RAW_KEEP_DAYS: how many days of raw pages to keep besides the current versions' (None: all)."""
+    value = settings.get("NEWSWATCH_RAW_KEEP_DAYS")
+    if value in (None, ""):
+        return None
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        days = -1
+    if days < 0:
+        raise BadSetting("NEWSWATCH_RAW_KEEP_DAYS", value, "expected a whole number of days, 0 or more, or nothing to keep "
+                         "every raw page")
+    return days
+
+
 def full_mode(settings: BaseSettings) -> bool:
     """Whether NEWSWATCH_MODE (or -a mode) asks for a full run rather than an incremental one."""
     mode = settings.get("NEWSWATCH_MODE")
@@ -150,6 +165,7 @@ def check(settings: BaseSettings) -> None:
     languages(settings)
     full_mode(settings)
     today(settings)
+    raw_keep_days(settings)
     for name, getter, sensible, expected in _NUMBERS:
         try:
             fits = sensible(getattr(settings, getter)(name))

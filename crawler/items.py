@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from crawler.extraction import Extracted
+from storage.repository import Reread
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class ArticlePage:
     fetched_at: dt.datetime
     etag: str | None = None
     last_modified: str | None = None
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class ArticleRecord:
 
     page: ArticlePage
     content: Extracted
+    extraction: str | None = None  # the fingerprint of the extractor that read it
+    # The stored version's page read again by the same extractor, when that one was read by
+    # another and its text differs from tonight's (crawler.pipelines.ExtractPipeline).
+    reread: Reread | None = None
 
 
 @dataclass(frozen=True)

@@ -254,6 +254,7 @@ def run_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
         "articles_seen": stats.get("newswatch/articles_seen", 0),
         "articles_new": stats.get("newswatch/articles_new", 0),
         "versions_written": stats.get("newswatch/versions_written", 0),
+        "rebaselined": stats.get("newswatch/rebaselined", 0),
         "extraction_failed": stats.get("newswatch/extraction_failed", 0),
         "extraction_suspect": stats.get("newswatch/extraction_suspect", 0),
         "fetch_failed": stats.get("newswatch/fetch_failed", 0),

@@ -65,6 +65,9 @@ NEWSWATCH_EXTRACT_TIMEOUT = 10.0
 # Stored articles are committed in batches of up to this many, and at least every so many seconds.
 NEWSWATCH_STORE_BATCH = 100
 NEWSWATCH_STORE_SECONDS = 2.0
+# The raw archive (storage/rawpages.py): a crawl deletes, as it ends, the pages only versions
+# fetched more than this many days ago were read from (never a current version's); empty: keep all.
+NEWSWATCH_RAW_KEEP_DAYS = ""
 
 # Polite by default: the real site is a public service, not ours.
 USER_AGENT = "newswatch/0.1 (news-release change monitor; +https://icesco.org/en/)"

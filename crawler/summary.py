@@ -56,6 +56,8 @@ def run_summary(run_id: int, status: str, seconds: float, stats: Mapping[str, An
         parts.append(", ".join(found) if found else "no changes")
         if baseline:
             parts[-1] += " (the baseline: recorded, never alerted)"
+    if rebaselined := stats.get("rebaselined", 0):
+        parts.append(f"{rebaselined:,} re-baselined (read otherwise by a new extractor, not changed)")
     if failed:
         parts.append(plural(failed, "failed fetch", "failed fetches"))
     line = f"run {run_id} {status} in {duration(seconds)}: {', '.join(parts)}"

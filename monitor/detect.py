@@ -106,7 +106,10 @@ def _content_changes(session: Session, run: CrawlRun, events, before) -> list[Ch
         .scalar_subquery()
     )
     rows = session.execute(
-        select(ArticleVersion, previous_id).where(ArticleVersion.run_id == run.id).order_by(ArticleVersion.id)
+        # A re-baseline is our reading changing, not the page: never a change (it is the `old` of
+        # the version that follows it, so an edit is diffed under one extractor).
+        select(ArticleVersion, previous_id).where(ArticleVersion.run_id == run.id, ArticleVersion.rebaseline.is_(False))
+        .order_by(ArticleVersion.id)
     ).all()
     changes = []
     for version, old_id in rows:

@@ -13,10 +13,12 @@ from sqlalchemy import (
     Dialect,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -169,8 +171,29 @@ class ArticleVersion(Base):
     paragraphs: Mapped[list[str]]
     etag: Mapped[str | None] = mapped_column(String(512))
     last_modified: Mapped[str | None] = mapped_column(String(64))
+    # The response the text was read from: the page in the raw archive (storage.rawpages; no
+    # foreign key, as a pruned page leaves its address here), its status and content type.
+    raw_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    http_status: Mapped[int | None]
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    # Which extractor read the text (crawler.extraction.fingerprint); None before it was recorded.
+    extraction: Mapped[str | None] = mapped_column(String(255))
+    # The previous version's page read again by a newer extractor: our change, never the site's
+    # (no change record). It keeps that version's run, fetch time and page.
+    rebaseline: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     article: Mapped[Article] = relationship(back_populates="versions", foreign_keys=[article_id])
+
+
+class RawPage(Base):
+    """A page as fetched, zstd-compressed, stored once per distinct body (storage.rawpages)."""
+
+    __tablename__ = "raw_pages"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)  # of the raw bytes
+    size: Mapped[int]  # raw bytes
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # compressed
+    stored_at: Mapped[dt.datetime]
 
 
 class Change(Base):

@@ -101,6 +101,7 @@ BAD = [
     ({"NEWSWATCH_SITE_URL": "icesco.org"}, [], "NEWSWATCH_SITE_URL='icesco.org': expected an http:// or https://"),
     ({"NEWSWATCH_SITEMAPS": "maybe"}, [], "NEWSWATCH_SITEMAPS='maybe': expected True or False"),
     ({"NEWSWATCH_TODAY": "tomorrow"}, [], "NEWSWATCH_TODAY='tomorrow': expected a date YYYY-MM-DD"),
+    ({"NEWSWATCH_RAW_KEEP_DAYS": "a year"}, [], "NEWSWATCH_RAW_KEEP_DAYS='a year': expected a whole number of days"),
     ({"NEWSWATCH_LOG_LEVEL": "loud"}, [], "LOG_LEVEL='loud': expected DEBUG, INFO"),
     ({"NEWSWATCH_DATABASE_URL": "sqlite:////nonexistent/dir/x.db"}, [],
      "NEWSWATCH_DATABASE_URL='sqlite:////nonexistent/dir/x.db': no directory /nonexistent/dir"),

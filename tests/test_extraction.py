@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -238,3 +238,14 @@ def test_widget_and_disclaimer_never_reach_the_text_wherever_they_sit(page):
     extracted = extract(html, f"https://icesco.org/{language}/2022/09/12/a-release/")
     assert extracted.title == TITLES[language]
     assert list(extracted.paragraphs) == body
+
+
+@pytest.mark.parametrize("empty", ["boilerplate_phrases", "error_phrases", "site_names", "aside_headings", "footer_phrases"])
+def test_a_profile_without_some_of_its_words_still_reads_its_pages(empty):
+    # A new site's profile may have no boilerplate phrases yet (or no error phrases...): a list of
+    # nothing must match nothing, not the empty string at every place of every line.
+    profile = replace(ICESCO, name="bare", **{empty: ()})
+    for case in ARTICLES[:6]:
+        got = extract(case.html.read_bytes(), case.url, profile)
+        assert got.title == case.golden["title"]
+        assert got.paragraphs

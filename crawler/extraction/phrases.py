@@ -21,6 +21,7 @@ _FOLD_CHARS = {
 # the regex only the few it finds.
 _FOLD_CHAR = re.compile(f"[{''.join(map(re.escape, _FOLD_CHARS))}]")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[?!:;.,])")
+NOTHING = r"(?!)"  # the regex of an empty list of phrases
 
 
 @functools.lru_cache(maxsize=8192)
@@ -83,7 +84,9 @@ def _alternation(phrases, glued: bool = False) -> str:
     folded = sorted({fold(p) for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
     words = "|".join(_escape(p) for p in folded if not glued or " " not in p)
     spans = "|".join(_escape(p) for p in folded if glued and " " in p)
-    return "|".join(filter(None, (spans, words and rf"(?<!\w)(?:{words})(?!\w)")))
+    # No phrases: a pattern that never matches. The empty pattern would match everywhere, and
+    # `cut` would index past the end of the line (a profile without boilerplate phrases).
+    return "|".join(filter(None, (spans, words and rf"(?<!\w)(?:{words})(?!\w)"))) or NOTHING
 
 
 # eq=False: hashed by identity, for the caches below; `profile_words` builds one per vocabulary.

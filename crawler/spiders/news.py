@@ -349,6 +349,7 @@ class NewsSpider(scrapy.Spider):
                 fetched_at=dt.datetime.now(dt.UTC),
                 etag=_header(response, b"ETag"),
                 last_modified=_header(response, b"Last-Modified"),
+                content_type=_header(response, b"Content-Type"),
             )
 
     def _cut_short(self, response: Response) -> Iterator[scrapy.Request]:

@@ -1,7 +1,8 @@
 """The `newswatch` command line: one thin command per library function, in modules by topic.
 
-`records` (articles, runs, changes, history, diff, detect, extract), `holds` (release, rebaseline), `health`, `mail` (subscribers,
-unsubscribe, notify), `schedule`, `demo` and `serve` (the web view); their settings are declared in monitor.config.
+`records` (articles, runs, changes, history, diff, detect, extract), `archive` (show, reextract),
+`holds` (release, rebaseline), `health`, `mail` (subscribers, unsubscribe, notify), `schedule`, `demo`
+and `serve` (the web view); their settings are declared in monitor.config.
 The command modules import only click at load time: each command imports what it uses.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from monitor.cli import demo, health, holds, mail, records, schedule, serve
+from monitor.cli import archive, demo, health, holds, mail, records, schedule, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +20,7 @@ def main() -> None:
 
 for command in (
     records.extract, records.articles, records.runs, records.changes, records.history, records.diff, records.detect,
+    archive.show, archive.reextract,
     holds.release, holds.rebaseline, health.health,
     demo.demo, mail.subscribers, mail.unsubscribe, mail.notify, schedule.schedule, serve.serve,
 ):

@@ -149,17 +149,19 @@ def history(url: str, number: int | None, site: str, database_url: str, as_json:
     from sqlalchemy.orm import Session
 
     with open_database(database_url) as engine, Session(engine) as session:
-        found = _versions(session, url, site)
+        found = versions_at(session, url, site)
     if number is not None:
         _print_version(url, found, number, as_json)
         return
     if as_json:
         print_json([{"version": n, "id": v.id, "run": v.run_id, "fetched_at": v.fetched_at, "title": v.title,
-                     "published": v.published, "words": len(v.text.split())} for n, v in enumerate(found, 1)])
+                     "published": v.published, "words": len(v.text.split()), "rebaseline": v.rebaseline}
+                    for n, v in enumerate(found, 1)])
         return
+    # A re-baseline is the page of the version before it, read by a newer extractor.
     print_table(["version", "run", "fetched", "published", "words", "title"],
-                [[n, v.run_id, when(v.fetched_at), v.published, len(v.text.split()), v.title]
-                 for n, v in enumerate(found, 1)], shrink={"title"}, wide=wide)
+                [[f"{n} (re-read)" if v.rebaseline else n, v.run_id, when(v.fetched_at), v.published,
+                  len(v.text.split()), v.title] for n, v in enumerate(found, 1)], shrink={"title"}, wide=wide)
 
 
 def _print_version(url: str, found: list[ArticleVersion], number: int, as_json: bool) -> None:
@@ -196,7 +198,7 @@ def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool
     from storage.models import Article
 
     with open_database(database_url) as engine, Session(engine) as session:
-        found = _versions(session, url, site)
+        found = versions_at(session, url, site)
         to = to or len(found)
         from_ = from_ or to - 1
         if not (1 <= from_ <= len(found) and 1 <= to <= len(found)) or from_ == to:
@@ -217,7 +219,7 @@ def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool
     click.echo(diffview.render_text(content, color=coloured), color=coloured)
 
 
-def _versions(session: Session, url: str, site: str) -> list[ArticleVersion]:
+def versions_at(session: Session, url: str, site: str) -> list[ArticleVersion]:
     """The versions of the article at any spelling of `url`, on any address of the site (its own,
     a mirror's: stored URLs are on the site's origin); a clear error when it is unknown."""
     from crawler.sites import PROFILES
