@@ -99,19 +99,20 @@ def test_the_migration_indexes_the_versions_of_a_database_made_before_it(unmigra
         config.attributes["connection"] = connection
         command.upgrade(config, "0003")
     with Session(engine) as session, session.begin():  # the previous code's schema: no index, no locale
-        run = start_run(session, "icesco")
-        session.flush()
+        # Into the tables as they are at 0003: the models have columns of later revisions.
+        runs_at_0003 = Table("crawl_runs", MetaData(), autoload_with=session.connection())
+        run_id = session.execute(runs_at_0003.insert().values(
+            site="icesco", started_at=T0, status="running", stats={}, is_baseline=True)).inserted_primary_key[0]
         for language, (title, paragraphs) in RELEASES.items():
             session.execute(text(
                 "INSERT INTO articles (site, canonical_url, language, first_seen_run_id, last_seen_run_id, state) "
                 "VALUES ('icesco', :url, :language, :run, :run, 'live')"), {"url": f"https://x/{language}/", "language": language,
-                                                                           "run": run.id})
+                                                                           "run": run_id})
             article_id = session.execute(text("SELECT id FROM articles WHERE canonical_url = :url"),
                                          {"url": f"https://x/{language}/"}).scalar_one()
-            # Into the table as it is at 0003: the model has columns of later revisions (0006's raw page).
             versions = Table("article_versions", MetaData(), autoload_with=session.connection())
             session.execute(versions.insert().values(
-                article_id=article_id, run_id=run.id, fetched_at=T0, content_hash=language, title=title,
+                article_id=article_id, run_id=run_id, fetched_at=T0, content_hash=language, title=title,
                 published=None, text="\n\n".join(paragraphs), paragraphs=paragraphs))
             session.execute(text("UPDATE articles SET current_version_id = (SELECT max(id) FROM article_versions "
                                  "WHERE article_id = :id) WHERE id = :id"), {"id": article_id})
