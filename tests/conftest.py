@@ -11,8 +11,8 @@ crawled once per session and backend and copied into each test that asks (with e
 log and requests), so a test pays only for the crawls it is about.
 
 Under pytest-xdist (the default: `-n auto` in pyproject.toml) each worker is a session of
-its own: its own PostgreSQL databases, mirror, ports and temporary folders; the tests of a
-module that share a module-scoped fixture run on one worker, so it is still made once.
+its own: session fixtures are made once per worker, with their own PostgreSQL databases,
+mirror, ports and temporary folders.
 """
 
 from __future__ import annotations
@@ -201,6 +201,11 @@ def crawl() -> Callable[..., subprocess.CompletedProcess[str]]:
 Step = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]
 
 
+def history(*snapshots: str, args: tuple[str, ...] = (), **settings: str) -> tuple[Step, ...]:
+    """The crawls of these snapshots in turn, each with these arguments and settings."""
+    return tuple((snapshot, tuple(args), tuple(sorted(settings.items()))) for snapshot in snapshots)
+
+
 @dataclass(frozen=True)
 class Crawled:
     """A crawl of a shared history: the snapshot it read, its process (exit status and log), the
@@ -311,21 +316,7 @@ def shared_crawls(shared_crawl_cache: SharedCrawls, mirror: Mirror,
     themselves ran once per session and backend. Returns each crawl's log and requests."""
 
     def restore(engine: Engine, *snapshots: str, args: tuple[str, ...] = (), **settings: str) -> list[Crawled]:
-        steps = tuple((snapshot, tuple(args), tuple(sorted(settings.items()))) for snapshot in snapshots)
         server = request.getfixturevalue("postgres_server") if engine.dialect.name == "postgresql" else None
-        return shared_crawl_cache.restore(engine, steps, server)
+        return shared_crawl_cache.restore(engine, history(*snapshots, args=args, **settings), server)
 
     return restore
-
-
-# =========================================================================== pytest-xdist
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that share a module- or class-scoped fixture run on one xdist worker, which makes it once."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        definitions = info.name2fixturedefs.values() if info is not None else ()
-        if any(fixture.scope in ("module", "class") for fixtures in definitions for fixture in fixtures):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
