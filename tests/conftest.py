@@ -197,13 +197,15 @@ def crawl() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 # --------------------------------------------------------------------------- crawls shared by tests
 
-# One crawl of a shared history: the snapshot, the crawl's arguments, its settings.
-Step = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]
+# One crawl of a shared history: the snapshot folder served, the crawl's arguments, its settings.
+Step = tuple[Path, tuple[str, ...], tuple[tuple[str, str], ...]]
 
 
-def history(*snapshots: str, args: tuple[str, ...] = (), **settings: str) -> tuple[Step, ...]:
-    """The crawls of these snapshots in turn, each with these arguments and settings."""
-    return tuple((snapshot, tuple(args), tuple(sorted(settings.items()))) for snapshot in snapshots)
+def history(*snapshots: str | Path, args: tuple[str, ...] = (), **settings: str) -> tuple[Step, ...]:
+    """The crawls of these snapshots in turn, each with these arguments and settings: a name is a
+    fixture snapshot ("v1"), a path a folder the test wrote once for the tests sharing it."""
+    return tuple((SNAPSHOTS / snapshot if isinstance(snapshot, str) else snapshot, tuple(args),
+                  tuple(sorted(settings.items()))) for snapshot in snapshots)
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ class Crawled:
     """A crawl of a shared history: the snapshot it read, its process (exit status and log), the
     paths it requested from the mirror."""
 
-    snapshot: str
+    snapshot: Path
     result: subprocess.CompletedProcess[str]
     requests: tuple[str, ...]
 
@@ -266,7 +268,7 @@ class SharedCrawls:
         url = self._new_database(backend, before.url)
         snapshot, args, settings = steps[-1]
         kept = self.mirror.snapshot, list(self.mirror.requests)
-        self.mirror.snapshot, self.mirror.requests[:] = SNAPSHOTS / snapshot, []
+        self.mirror.snapshot, self.mirror.requests[:] = snapshot, []
         try:
             result = run_crawl(self.mirror.base_url, url, *args, **dict(settings))
             crawled = Crawled(snapshot, result, tuple(self.mirror.requests))
@@ -312,10 +314,11 @@ def shared_crawl_cache(mirror_server: Mirror, tmp_path_factory: pytest.TempPathF
 def shared_crawls(shared_crawl_cache: SharedCrawls, mirror: Mirror,
                   request: pytest.FixtureRequest) -> Callable[..., list[Crawled]]:
     """`shared_crawls(engine, "v1", "v2", args=("-a", "mode=full"), **settings)`: `engine` now holds
-    what `crawl` of each snapshot in turn, with those arguments and settings, stores; the crawls
-    themselves ran once per session and backend. Returns each crawl's log and requests."""
+    what `crawl` of each snapshot in turn (on the session's mirror, as `mirror`), with those
+    arguments and settings, stores; the crawls themselves ran once per session and backend.
+    Returns each crawl's log and requests."""
 
-    def restore(engine: Engine, *snapshots: str, args: tuple[str, ...] = (), **settings: str) -> list[Crawled]:
+    def restore(engine: Engine, *snapshots: str | Path, args: tuple[str, ...] = (), **settings: str) -> list[Crawled]:
         server = request.getfixturevalue("postgres_server") if engine.dialect.name == "postgresql" else None
         return shared_crawl_cache.restore(engine, history(*snapshots, args=args, **settings), server)
 
