@@ -34,6 +34,11 @@ from monitor.mirror import Mirror
 from storage.db import make_engine, migrate
 from storage.models import Article, Base
 
+# The tests' output is no terminal: no terminal size from outside. (pytest-xdist's workers would
+# inherit COLUMNS=80 and LINES=24, which readline, imported by pytest, puts in its C environment.)
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 # =========================================================================== databases
 
 POSTGRES_URL_ENV = "NEWSWATCH_TEST_POSTGRES_URL"
