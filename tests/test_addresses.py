@@ -67,8 +67,8 @@ def test_a_url_off_the_site_is_none_and_a_canonical_url_is_fetched_from_the_site
 # --------------------------------------------------------------------------- crawls
 
 
-def test_a_change_of_site_url_between_two_runs_gives_no_change_record(mirror, engine, crawl, snapshots):
-    crawl(mirror.base_url, engine, *FULL)
+def test_a_change_of_site_url_between_two_runs_gives_no_change_record(engine, crawl, shared_crawls, snapshots):
+    shared_crawls(engine, "v1", args=FULL)
     before = stored_urls(engine)
 
     with Mirror(snapshots / "v1").running() as elsewhere:  # the same site at another address
@@ -84,8 +84,8 @@ def test_a_change_of_site_url_between_two_runs_gives_no_change_record(mirror, en
     assert reported(engine, latest_run(engine).id) == expected
 
 
-def test_releases_stored_under_an_older_origin_of_the_site_are_the_same_releases(mirror, engine, crawl):
-    crawl(mirror.base_url, engine)
+def test_releases_stored_under_an_older_origin_of_the_site_are_the_same_releases(mirror, engine, crawl, shared_crawls):
+    shared_crawls(engine, "v1")
     before = stored_urls(engine)
     old_origin = "https://old-address.example"  # what the site profile named before the site moved
     with engine.begin() as connection:
@@ -112,9 +112,9 @@ def redirecting_everything(folder, snapshot, new_address: str):
     return folder
 
 
-def test_a_site_that_moved_and_redirects_to_its_new_address_is_the_same_site(mirror, engine, crawl, snapshots,
-                                                                             tmp_path):
-    crawl(mirror.base_url, engine, *FULL)
+def test_a_site_that_moved_and_redirects_to_its_new_address_is_the_same_site(mirror, engine, crawl, shared_crawls,
+                                                                             snapshots, tmp_path):
+    shared_crawls(engine, "v1", args=FULL)
     before = stored_urls(engine)
 
     with Mirror(snapshots / "v1").running() as new_address:  # NEWSWATCH_SITE_URL not told

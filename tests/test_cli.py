@@ -66,8 +66,8 @@ def test_extract_of_a_page_without_article_fails_clearly(tmp_path):
     assert "no article in" in result.output
 
 
-def test_articles_and_runs_after_a_crawl(mirror, engine, crawl):
-    crawl(mirror.base_url, engine)
+def test_articles_and_runs_after_a_crawl(engine, shared_crawls):
+    shared_crawls(engine, "v1")
     database = ["--database", engine.url.render_as_string(hide_password=False)]
 
     articles = json.loads(run("articles", "--json", *database).output)

@@ -128,10 +128,12 @@ def test_the_command_line_can_correct_a_bad_environment(tmp_path):
     database = tmp_path / "newswatch.db"
     env = {**os.environ, "NEWSWATCH_MODE": "foo", "NEWSWATCH_DATABASE_URL": f"sqlite:///{database}"}
 
-    # -s NEWSWATCH_MODE wins, and the crawl starts its run (no site answers on port 9).
+    # -s NEWSWATCH_MODE wins, and the crawl starts its run (no site answers on port 9; no politeness
+    # delay between its failing requests).
     result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "news", "-s", "NEWSWATCH_MODE=full",
                              "-s", "NEWSWATCH_SITE_URL=http://127.0.0.1:9", "-s", "RETRY_ENABLED=False",
-                             "-s", "NEWSWATCH_SITEMAPS=False", "-s", "NEWSWATCH_EXTRACT_WORKERS=0"],
+                             "-s", "NEWSWATCH_SITEMAPS=False", "-s", "NEWSWATCH_EXTRACT_WORKERS=0",
+                             "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
     assert "bad setting" not in result.stderr

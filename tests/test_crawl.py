@@ -25,11 +25,12 @@ def stored(engine) -> dict[str, repository.ArticleSummary]:
         return {unquote(urlsplit(a.url).path): a for a in repository.list_articles(session)}
 
 
-def test_first_crawl_stores_every_article_once_per_language(mirror, engine, crawl, snapshots):
-    mirror.snapshot = snapshots / "v1"
-    expected = expected_articles(mirror.snapshot)
+def test_first_crawl_stores_every_article_once_per_language(engine, shared_crawls, snapshots):
+    expected = expected_articles(snapshots / "v1")
 
-    result = crawl(mirror.base_url, engine)
+    (baseline,) = shared_crawls(engine, "v1")  # the first crawl, shared by the tests that start from it
+
+    result = baseline.result
 
     articles = stored(engine)
     assert sorted(articles) == sorted(expected), result.stderr[-3000:]
@@ -45,21 +46,17 @@ def test_first_crawl_stores_every_article_once_per_language(mirror, engine, craw
     assert run.stats["extraction_failed"] == 0
 
 
-def test_each_article_is_requested_once_per_run(mirror, engine, crawl, snapshots):
-    mirror.snapshot = snapshots / "v1"
-    mirror.requests.clear()
+def test_each_article_is_requested_once_per_run(engine, shared_crawls, snapshots):
+    (baseline,) = shared_crawls(engine, "v1")
 
-    crawl(mirror.base_url, engine)
-
-    article_requests = Counter(p for p in mirror.requests if ICESCO.article_path.match(p))
+    article_requests = Counter(p for p in baseline.requests if ICESCO.article_path.match(p))
     assert article_requests, "no article was requested"
     assert max(article_requests.values()) == 1, article_requests.most_common(3)
-    assert set(article_requests) == set(expected_articles(mirror.snapshot))
+    assert set(article_requests) == set(expected_articles(snapshots / "v1"))
 
 
-def test_recrawling_the_same_snapshot_writes_no_version(mirror, engine, crawl, snapshots):
-    mirror.snapshot = snapshots / "v1"
-    crawl(mirror.base_url, engine)
+def test_recrawling_the_same_snapshot_writes_no_version(mirror, engine, crawl, shared_crawls):
+    shared_crawls(engine, "v1")
     before = stored(engine)
 
     crawl(mirror.base_url, engine, "-a", "mode=full")  # every article downloaded and compared again

@@ -1,4 +1,6 @@
-"""Change detection end to end: the real spider crawls v1 → v2 → v3 and each run says exactly what changed."""
+"""Change detection end to end: the real spider crawls v1 → v2 → v3 and each run says exactly what changed.
+
+The crawls of v1 and v2 are shared by the tests (`shared_crawls`, once per session and backend)."""
 
 from __future__ import annotations
 
@@ -47,10 +49,9 @@ def summary(result) -> str:
     return result.stderr.splitlines()[-1].split("[crawler.runs] ", 1)[1]
 
 
-def test_v1_v2_v3_report_exactly_the_changes_and_an_outage_reports_none(mirror, engine, crawl, snapshots):
-    crawls = [crawl(mirror.base_url, engine, *FULL)]
-    mirror.snapshot = snapshots / "v2"
-    crawls.append(crawl(mirror.base_url, engine, *FULL))
+def test_v1_v2_v3_report_exactly_the_changes_and_an_outage_reports_none(mirror, engine, crawl, shared_crawls,
+                                                                        snapshots):
+    crawls = [crawled.result for crawled in shared_crawls(engine, "v1", "v2", args=FULL)]
     mirror.snapshot = snapshots / "v3"
     crawls.append(crawl(mirror.base_url, engine, *FULL))
 
@@ -82,8 +83,8 @@ def test_v1_v2_v3_report_exactly_the_changes_and_an_outage_reports_none(mirror, 
     assert observed(engine, third.id) == expected_changes(snapshots / "v3") == []
 
 
-def test_an_incomplete_run_reports_no_removal(mirror, engine, crawl, snapshots):
-    crawl(mirror.base_url, engine, *FULL)
+def test_an_incomplete_run_reports_no_removal(mirror, engine, crawl, shared_crawls, snapshots):
+    shared_crawls(engine, "v1", args=FULL)
     mirror.snapshot = snapshots / "v3"  # v2's removals, served with faults
 
     crawl(mirror.base_url, engine, *FULL)
@@ -95,10 +96,8 @@ def test_an_incomplete_run_reports_no_removal(mirror, engine, crawl, snapshots):
     assert "removed" not in kinds
 
 
-def test_a_move_is_one_edit_under_the_new_url_with_its_history(mirror, engine, crawl, snapshots):
-    crawl(mirror.base_url, engine, *FULL)
-    mirror.snapshot = snapshots / "v2"
-    crawl(mirror.base_url, engine, *FULL)
+def test_a_move_is_one_edit_under_the_new_url_with_its_history(mirror, engine, shared_crawls, snapshots):
+    shared_crawls(engine, "v1", "v2", args=FULL)
 
     moved = [c for c in expected_changes(snapshots / "v2") if "published" in c["fields"]]
     assert moved, "v2 has a moved release"
@@ -113,10 +112,8 @@ def test_a_move_is_one_edit_under_the_new_url_with_its_history(mirror, engine, c
         assert "date changed" in shown
 
 
-def test_detect_recomputes_a_run_idempotently(mirror, engine, crawl, snapshots):
-    crawl(mirror.base_url, engine, *FULL)
-    mirror.snapshot = snapshots / "v2"
-    crawl(mirror.base_url, engine, *FULL)
+def test_detect_recomputes_a_run_idempotently(engine, shared_crawls, snapshots):
+    shared_crawls(engine, "v1", "v2", args=FULL)
     run_id = runs(engine)[-1].id
     before = observed(engine, run_id)
     database = ["--database", engine.url.render_as_string(hide_password=False)]
@@ -128,10 +125,8 @@ def test_detect_recomputes_a_run_idempotently(mirror, engine, crawl, snapshots):
     assert observed(engine, run_id) == before == expected_changes(snapshots / "v2")
 
 
-def test_changes_cli_json_contract(mirror, engine, crawl, snapshots):
-    crawl(mirror.base_url, engine, *FULL)
-    mirror.snapshot = snapshots / "v2"
-    crawl(mirror.base_url, engine, *FULL)
+def test_changes_cli_json_contract(engine, shared_crawls, snapshots):
+    shared_crawls(engine, "v1", "v2", args=FULL)
     database = ["--database", engine.url.render_as_string(hide_password=False)]
 
     listed = json.loads(CliRunner().invoke(main, ["changes", "--json", *database]).output)
@@ -142,8 +137,8 @@ def test_changes_cli_json_contract(mirror, engine, crawl, snapshots):
     assert all(c["summary"] for c in listed)
 
 
-def test_unknown_run_and_url_fail_clearly(mirror, engine, crawl):
-    crawl(mirror.base_url, engine, *FULL)
+def test_unknown_run_and_url_fail_clearly(mirror, engine, shared_crawls):
+    shared_crawls(engine, "v1", args=FULL)
     database = ["--database", engine.url.render_as_string(hide_password=False)]
 
     unknown_run = CliRunner().invoke(main, ["changes", "--run", "999", *database])

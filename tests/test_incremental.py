@@ -1,4 +1,6 @@
-"""Incremental runs cost what changed: conditional requests, a short listing walk, a rolling share."""
+"""Incremental runs cost what changed: conditional requests, a short listing walk, a rolling share.
+
+Each test starts from the baseline of v1, crawled once per session and backend (`shared_crawls`)."""
 
 from __future__ import annotations
 
@@ -22,9 +24,10 @@ def article_requests(mirror) -> list[str]:
     return [path for path in mirror.requests if ICESCO.article_path.match(path)]
 
 
-def test_an_unchanged_incremental_run_downloads_a_share_of_old_articles_and_writes_nothing(mirror, engine, crawl):
-    crawl(mirror.base_url, engine)
-    full_requests = len(mirror.requests)
+def test_an_unchanged_incremental_run_downloads_a_share_of_old_articles_and_writes_nothing(mirror, engine, crawl,
+                                                                                            shared_crawls):
+    (baseline,) = shared_crawls(engine, "v1")
+    full_requests = len(baseline.requests)
     with Session(engine) as session:
         known = len(repository.list_articles(session))
     mirror.requests.clear()
@@ -42,8 +45,8 @@ def test_an_unchanged_incremental_run_downloads_a_share_of_old_articles_and_writ
     assert len(mirror.requests) < full_requests / 2
 
 
-def test_recent_articles_are_revalidated_with_conditional_requests(mirror, engine, crawl):
-    crawl(mirror.base_url, engine)
+def test_recent_articles_are_revalidated_with_conditional_requests(mirror, engine, crawl, shared_crawls):
+    shared_crawls(engine, "v1")
     with Session(engine) as session:
         known = len(repository.list_articles(session))
     mirror.requests.clear()
@@ -56,8 +59,8 @@ def test_recent_articles_are_revalidated_with_conditional_requests(mirror, engin
     assert (run.stats["not_modified"], run.stats["articles_seen"]) == (known, 0)  # all answered 304
 
 
-def test_every_article_is_revalidated_within_the_period(mirror, engine, crawl):
-    crawl(mirror.base_url, engine)
+def test_every_article_is_revalidated_within_the_period(engine, shared_crawls):
+    shared_crawls(engine, "v1")
     with Session(engine) as session:
         known = repository.known_articles(session, "icesco", ICESCO.languages, ICESCO.origin)
     spider = NewsSpider()
@@ -70,8 +73,8 @@ def test_every_article_is_revalidated_within_the_period(mirror, engine, crawl):
     assert max(map(len, checked)) < len(known) / 3  # a share each night, not everything at once
 
 
-def test_an_incremental_run_finds_new_releases(mirror, engine, crawl, snapshots):
-    crawl(mirror.base_url, engine)
+def test_an_incremental_run_finds_new_releases(mirror, engine, crawl, shared_crawls, snapshots):
+    shared_crawls(engine, "v1")
     mirror.snapshot = snapshots / "v2"
 
     crawl(mirror.base_url, engine, *INCREMENTAL)
@@ -83,8 +86,8 @@ def test_an_incremental_run_finds_new_releases(mirror, engine, crawl, snapshots)
     assert {a.language for a in new} >= {"en", "ar"}
 
 
-def test_a_full_run_never_trusts_a_304(mirror, engine, crawl):
-    crawl(mirror.base_url, engine)
+def test_a_full_run_never_trusts_a_304(mirror, engine, crawl, shared_crawls):
+    shared_crawls(engine, "v1")
     mirror.requests.clear()
 
     crawl(mirror.base_url, engine, "-a", "mode=full")

@@ -83,9 +83,9 @@ def test_a_release_moved_to_its_corrected_date_is_one_edit_on_the_first_incremen
 
 
 @pytest.fixture
-def site(tmp_path: Path):
-    with Mirror(tmp_path / "night1").running() as server:
-        yield server
+def site(mirror: Mirror) -> Mirror:
+    """The session's mirror on 127.0.0.1, of whichever night folder the test points it at."""
+    return mirror
 
 
 def english(count: int) -> list[Release]:
@@ -93,14 +93,26 @@ def english(count: int) -> list[Release]:
     return sorted(releases, key=lambda r: r.published, reverse=True)[:count]
 
 
+@pytest.fixture(scope="module")
+def first_night(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Six English releases, two a listing page, every lastmod old: the night of the shared baseline."""
+    folder = tmp_path_factory.mktemp("moves") / "night1"
+    write_mirror(folder, english(6), golden=False, per_page=2, lastmod=lambda r: OLD)
+    return folder
+
+
+def baseline(shared_crawls, engine, first_night: Path) -> None:
+    """The baseline of the first night, the night before NIGHT (crawled once, shared)."""
+    shared_crawls(engine, first_night, NEWSWATCH_LANGUAGES="en", NEWSWATCH_TODAY=(NIGHT - dt.timedelta(days=1)).isoformat())
+
+
 @pytest.mark.parametrize("mode", ["full", "incremental"])
 def test_a_release_whose_slug_is_corrected_keeps_its_identity_when_only_the_sitemap_shows_it(
-        site, tmp_path, engine, crawl, mode):
+        site, tmp_path, engine, crawl, shared_crawls, first_night, mode):
     releases = english(6)
     oldest = releases[-1]
     fixed = dataclasses.replace(oldest, slug=oldest.slug + "-in-rabat")  # same date, corrected slug
-    write_mirror(tmp_path / "night1", releases, golden=False, per_page=2, lastmod=lambda r: OLD)
-    crawl(site.base_url, engine, NEWSWATCH_LANGUAGES="en", NEWSWATCH_TODAY=(NIGHT - dt.timedelta(days=1)).isoformat())
+    baseline(shared_crawls, engine, first_night)
     tonight = tmp_path / "night2"
     write_mirror(tonight, [*releases[:-1], fixed], golden=False, per_page=2,
                  lastmod=lambda r: dt.datetime.now(dt.UTC) if r is fixed else OLD)
@@ -121,14 +133,13 @@ def test_a_release_whose_slug_is_corrected_keeps_its_identity_when_only_the_site
 
 @pytest.mark.parametrize("mode", ["full", "incremental"])
 def test_a_release_whose_date_and_slug_are_both_corrected_is_one_edit_in_every_mode(site, tmp_path, engine, crawl,
-                                                                                    mode):
+                                                                                    shared_crawls, first_night, mode):
     releases = english(6)
     oldest = releases[-1]
     new_date = oldest.published - dt.timedelta(days=1)
     assert new_date not in {r.published for r in releases}  # no known release shares its new date
     fixed = dataclasses.replace(oldest, slug=oldest.slug + "-in-rabat", published=new_date)
-    write_mirror(tmp_path / "night1", releases, golden=False, per_page=2, lastmod=lambda r: OLD)
-    crawl(site.base_url, engine, NEWSWATCH_LANGUAGES="en", NEWSWATCH_TODAY=(NIGHT - dt.timedelta(days=1)).isoformat())
+    baseline(shared_crawls, engine, first_night)
     tonight = tmp_path / "night2"
     write_mirror(tonight, [*releases[:-1], fixed], golden=False, per_page=2,
                  lastmod=lambda r: dt.datetime.now(dt.UTC) if r is fixed else OLD)

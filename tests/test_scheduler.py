@@ -146,10 +146,10 @@ def fire_now(scheduler, **kwargs) -> None:
 # --------------------------------------------------------------------------- the nightly job
 
 
-def test_a_fired_nightly_job_crawls_detects_and_notifies(mirror, engine, crawl, snapshots, smtp, database_url,
+def test_a_fired_nightly_job_crawls_detects_and_notifies(mirror, engine, shared_crawls, snapshots, smtp, database_url,
                                                          schedulers, monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="monitor.jobs")
-    crawl(mirror.base_url, engine)  # v1: the baseline, which alerts nobody
+    shared_crawls(engine, "v1")  # v1: the baseline, which alerts nobody
     added = CliRunner().invoke(main, ["subscribers", "add", "reader@example.org", "--database", database_url])
     assert added.exit_code == 0, added.output
     mirror.snapshot = snapshots / "v2"

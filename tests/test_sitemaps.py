@@ -2,6 +2,7 @@
 
 Each test writes a small English site in tmp_path and serves it on 127.0.0.1; its releases date
 from 2021-2023, so all but the newest are old, and the rolling share is one day in REVALIDATE.
+The baseline of the first night (every lastmod old) is crawled once and shared (`shared_crawls`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -36,22 +37,31 @@ EDIT = AppendParagraph("The Organization has since published the full list of th
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[Mirror]:
-    """A mirror on 127.0.0.1 of whichever night folder the test points it at."""
-    with Mirror(tmp_path / "night1").running() as server:
-        yield server
+def site(mirror: Mirror) -> Mirror:
+    """The session's mirror on 127.0.0.1, of whichever night folder the test points it at."""
+    return mirror
 
 
-@pytest.fixture
-def releases() -> list[Release]:
+def six_releases() -> list[Release]:
     """Six English releases, newest first (2023-03-06 back to 2022-09-14)."""
     english = [r for r in load_all(RELEASES) if r.language == "en"]
     return sorted(english, key=lambda r: r.published, reverse=True)[:6]
 
 
+@pytest.fixture
+def releases() -> list[Release]:
+    return six_releases()
+
+
 def night(folder: Path, releases: list[Release], lastmod: Callable[[Release], dt.datetime] | None) -> Path:
     write_mirror(folder, releases, golden=False, lastmod=lastmod)
     return folder
+
+
+@pytest.fixture(scope="module")
+def first_night(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The six releases, every lastmod old: the night the tests' shared baseline crawls."""
+    return night(tmp_path_factory.mktemp("sitemaps") / "night1", six_releases(), lambda r: OLD)
 
 
 def path_of(url: str) -> str:
@@ -83,8 +93,8 @@ def not_due(engine, recent: int) -> list[str]:
     return [path_of(a.url) for a in known if not any(spider.due(a, day) for day in nights)]
 
 
-def article_requests(mirror: Mirror) -> list[str]:
-    return [path for path in mirror.requests if ICESCO.article_path.match(path)]
+def article_requests(requests: Iterable[str]) -> list[str]:
+    return [path for path in requests if ICESCO.article_path.match(path)]
 
 
 def listed_in_robots(folder: Path) -> None:
@@ -98,9 +108,8 @@ def listed_in_robots(folder: Path) -> None:
 
 @pytest.mark.parametrize("discovery", ["usual place", "robots.txt"])
 def test_an_old_release_edited_with_a_newer_lastmod_is_checked_the_same_night(
-        site, tmp_path, engine, crawl, releases, discovery):
-    site.snapshot = night(tmp_path / "night1", releases, lambda r: OLD)
-    crawl(site.base_url, engine, NEWSWATCH_LANGUAGES="en")
+        site, tmp_path, engine, crawl, shared_crawls, first_night, releases, discovery):
+    shared_crawls(engine, first_night, NEWSWATCH_LANGUAGES="en")
     recent = recent_days(releases)
     edited, unchanged = not_due(engine, recent)[:2]
     newest = releases[0].path  # due tonight anyway, and its lastmod moved too: requested once
@@ -118,21 +127,19 @@ def test_an_old_release_edited_with_a_newer_lastmod_is_checked_the_same_night(
     assert run.status == "complete" and run.stats["errors"] == 0
     assert (run.stats["sitemaps"], run.stats["sitemap_missing"]) == (2, 0)  # the index and its posts sitemap
     assert changes(engine, run.id) == [("edited", edited, ["text"])]
-    requested = article_requests(site)
+    requested = article_requests(site.requests)
     assert requested.count(edited) == 1 and requested.count(newest) == 1
     assert unchanged not in requested
     if discovery == "robots.txt":
         assert not PROBES & set(site.requests), "robots.txt named the sitemap: nothing to probe"
 
 
-def test_a_baseline_with_sitemaps_requests_each_article_once(site, tmp_path, engine, crawl, releases):
-    site.snapshot = night(tmp_path / "night1", releases, lambda r: OLD)
+def test_a_baseline_with_sitemaps_requests_each_article_once(engine, shared_crawls, first_night, releases):
+    (baseline,) = shared_crawls(engine, first_night, NEWSWATCH_LANGUAGES="en")
 
-    crawl(site.base_url, engine, NEWSWATCH_LANGUAGES="en")
-
-    requested = article_requests(site)
+    requested = article_requests(baseline.requests)
     assert sorted(requested) == sorted(r.path for r in releases)  # from the listing and the sitemap
-    assert {f"/en/{SITEMAP_INDEX}", f"/en/{SITEMAP_POSTS}"} <= set(site.requests)
+    assert {f"/en/{SITEMAP_INDEX}", f"/en/{SITEMAP_POSTS}"} <= set(baseline.requests)
     assert runs(engine)[-1].status == "complete"
 
 
@@ -140,7 +147,7 @@ def test_a_site_without_sitemaps_is_crawled_as_before(site, tmp_path, engine, cr
     site.snapshot = night(tmp_path / "night1", releases, lastmod=None)
 
     crawl(site.base_url, engine, NEWSWATCH_LANGUAGES="en")
-    besides_pages = set(site.requests) - set(article_requests(site)) - {"/en/category/news/", "/en/feed/"}
+    besides_pages = set(site.requests) - set(article_requests(site.requests)) - {"/en/category/news/", "/en/feed/"}
     site.requests.clear()
     crawl(site.base_url, engine, *INCREMENTAL, NEWSWATCH_LANGUAGES="en", NEWSWATCH_SITEMAPS="False")
 
@@ -171,9 +178,9 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("fault", BROKEN)
-def test_a_broken_sitemap_leaves_the_run_complete_and_reports_nothing(site, tmp_path, engine, crawl, releases, fault):
-    site.snapshot = night(tmp_path / "night1", releases, lambda r: OLD)
-    crawl(site.base_url, engine, NEWSWATCH_LANGUAGES="en")
+def test_a_broken_sitemap_leaves_the_run_complete_and_reports_nothing(site, tmp_path, engine, crawl, shared_crawls,
+                                                                     first_night, releases, fault):
+    shared_crawls(engine, first_night, NEWSWATCH_LANGUAGES="en")
     site.snapshot = night(tmp_path / "night2", releases, lambda r: dt.datetime.now(dt.UTC))
     BROKEN[fault](site.snapshot)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import SharedCrawls, history
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
@@ -18,25 +19,22 @@ from sqlalchemy.orm import Session
 
 from monitor import links
 from monitor.i18n import translator
-from monitor.mirror import Mirror
 from monitor.summaries import describe
 from monitor.web import pages as web_pages
 from monitor.web.app import CONTENT_SECURITY_POLICY
 from storage.changes import ChangeRecord, list_changes
 from storage.db import make_engine, migrate
 from storage.models import Article, CrawlRun
-from tests.web_support import PUBLIC_URL, crawl_snapshots, make_app
+from tests.web_support import PUBLIC_URL, make_app
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture(scope="module")
-def crawled(mirror_server: Mirror, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """A SQLite database holding the runs of snapshots v1 (the baseline) and v2."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'newswatch.db'}"
-    crawl_snapshots(mirror_server, url, "v1", "v2")
-    mirror_server.snapshot = mirror_server.snapshot.parent / "v1"
-    engine = make_engine(url)
+def crawled(shared_crawl_cache: SharedCrawls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A SQLite database holding the runs of snapshots v1 (the baseline) and v2 (full runs, shared)."""
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('web') / 'newswatch.db'}")
+    shared_crawl_cache.restore(engine, history("v1", "v2", args=("-a", "mode=full")))
     migrate(engine)
     yield engine
     engine.dispose()
