@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -25,6 +26,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 BEGIN_IMMEDIATE = "newswatch_sqlite_begin_immediate"
 # Any constant unique to this application: the PostgreSQL advisory lock held while migrating.
 _MIGRATION_LOCK_KEY = 0x6E657773  # "news"
+
+logger = logging.getLogger(__name__)
 
 
 # Tables of the same database that Alembic does not manage: autogenerate must neither drop
@@ -127,23 +130,42 @@ def alembic_config() -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Upgrade the database behind `engine` to the latest schema (a no-op when current)."""
+    """Upgrade the database behind `engine` to the latest schema (a no-op when current).
+
+    One line says so when a database is upgraded (not Alembic's line per step); a new
+    database says nothing at INFO: the run's first line says it is the site's first.
+    """
     if schema_is_current(engine):
         return
     from alembic import command
 
-    config = alembic_config()
-    with engine.connect() as connection, migration_transaction(connection):
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    before = _revision(engine)
+    steps = logging.getLogger("alembic.runtime.migration")
+    level = steps.level
+    steps.setLevel(logging.WARNING)
+    try:
+        config = alembic_config()
+        with engine.connect() as connection, migration_transaction(connection):
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    finally:
+        steps.setLevel(level)
+    logger.log(logging.INFO if before else logging.DEBUG, "database schema upgraded from %s to %s",
+               before or "nothing", SCHEMA_HEAD)
+
+
+def _revision(engine: Engine) -> str | None:
+    """The migration the database behind `engine` is at; None for a database without one."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        revision: str | None = connection.scalars(text("SELECT version_num FROM alembic_version")).first()
+        return revision
 
 
 def schema_is_current(engine: Engine) -> bool:
     """Whether the database behind `engine` is at the newest migration (SCHEMA_HEAD)."""
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return False
-        return connection.scalars(text("SELECT version_num FROM alembic_version")).all() == [SCHEMA_HEAD]
+    return _revision(engine) == SCHEMA_HEAD
 
 
 @contextmanager

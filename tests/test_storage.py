@@ -126,6 +126,25 @@ def test_downgrade_to_nothing_and_back(engine: Engine) -> None:
     assert "article_versions" in inspect(engine).get_table_names()
 
 
+def test_an_upgrade_says_so_in_one_line_and_a_new_database_in_none(
+        engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    config = alembic_config()
+    with engine.connect() as connection, migration_transaction(connection):
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005_urls_on_site_origin")
+    with caplog.at_level("DEBUG"):
+        migrate(engine)
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records if r.levelname != "DEBUG"] == [
+        ("storage.db", "INFO", f"database schema upgraded from 0005_urls_on_site_origin to {HEAD}")]
+    caplog.clear()
+    with engine.connect() as connection, migration_transaction(connection):
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    with caplog.at_level("INFO"):
+        migrate(engine)
+    assert caplog.records == []
+
+
 def test_processes_migrating_a_new_database_at_once_all_succeed(unmigrated_database_url: str) -> None:
     # The crawl, the CLI and the scheduler each migrate when they start.
     code = "import sys; from storage.db import make_engine, migrate; migrate(make_engine(sys.argv[1]))"

@@ -21,7 +21,7 @@ def url(day: str, slug: str, language: str = "en") -> str:
 
 
 def known(id_: int, address: str, *, answered_gone: bool = False) -> repository.KnownArticle:
-    return repository.KnownArticle(id_, address, None, None, None, T0, None, answered_gone)
+    return repository.KnownArticle(id_, address, None, None, None, T0, answered_gone=answered_gone)
 
 
 NEW, MIDDLE, OLD = url("2025-08-05", "new"), url("2025-03-08", "middle"), url("2022-09-12", "old")
