@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Self
 
+from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
-from scrapy.utils.asyncio import create_looping_call
+from scrapy.utils.asyncio import AsyncioLoopingCall, create_looping_call
 from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from twisted.internet.task import LoopingCall
 
 from crawler import config
 from crawler import signals as newswatch_signals
@@ -33,6 +36,9 @@ from storage.failures import database_failure, describe
 
 logger = logging.getLogger(__name__)
 
+# What the spider yields and the store pipeline writes (pages become records in ExtractPipeline).
+Stored = ArticleRecord | ArticleGone | ArticleMoved | ArticleUnchanged
+
 
 class ExtractPipeline:
     """Turns an `ArticlePage` into an `ArticleRecord`; drops pages that hold no article.
@@ -44,7 +50,7 @@ class ExtractPipeline:
     beyond them is a failed extraction, and the crawl goes on.
     """
 
-    def __init__(self, crawler) -> None:
+    def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
         self.profile = config.site_profile(crawler.settings)
         self.fingerprint = fingerprint(self.profile)
@@ -55,7 +61,7 @@ class ExtractPipeline:
         self.run: Run | None = None
 
     @classmethod
-    def from_crawler(cls, crawler):
+    def from_crawler(cls, crawler: Crawler) -> Self:
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.run_started, signal=newswatch_signals.run_started)
         return pipeline
@@ -71,7 +77,7 @@ class ExtractPipeline:
         if self.pool is not None:
             self.pool.close()
 
-    async def process_item(self, item):
+    async def process_item(self, item: object) -> object:
         if not isinstance(item, ArticlePage):
             return item  # removals and moves carry no page to extract
         try:
@@ -138,7 +144,7 @@ class StorePipeline:
     (crawler.runs); what was committed before it stays.
     """
 
-    def __init__(self, crawler) -> None:
+    def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         settings = crawler.settings
@@ -147,12 +153,12 @@ class StorePipeline:
         self.batch_seconds = settings.getfloat("NEWSWATCH_STORE_SECONDS")
         self.raw_keep_days = config.raw_keep_days(settings)
         self.run: Run | None = None
-        self.pending: list = []
-        self.flusher = None
+        self.pending: list[Stored] = []
+        self.flusher: AsyncioLoopingCall | LoopingCall | None = None
         self.database_failed: str | None = None  # how the database failed, once it has
 
     @classmethod
-    def from_crawler(cls, crawler):
+    def from_crawler(cls, crawler: Crawler) -> Self:
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.run_started, signal=newswatch_signals.run_started)
         return pipeline
@@ -160,12 +166,17 @@ class StorePipeline:
     def run_started(self, run: Run) -> None:
         self.run = run
 
+    @property
+    def _run(self) -> Run:
+        assert self.run is not None, "items are stored only once the run started (crawler.runs)"
+        return self.run
+
     def open_spider(self) -> None:
         if self.batch_seconds > 0:
             self.flusher = create_looping_call(self.flush)
             self.flusher.start(self.batch_seconds, now=False)
 
-    def process_item(self, item):
+    def process_item(self, item: Stored) -> Stored:
         self.pending.append(item)
         if len(self.pending) >= self.batch_size:
             self.flush()
@@ -183,7 +194,7 @@ class StorePipeline:
         if self.raw_keep_days is None or self.run is None:
             return
         try:
-            with Session(self.run.engine) as session, session.begin():
+            with Session(self._run.engine) as session, session.begin():
                 pruned = rawpages.prune(session, self.raw_keep_days, dt.datetime.now(dt.UTC))
         except SQLAlchemyError:
             logger.exception("the raw archive could not be pruned; the next crawl tries again")
@@ -196,7 +207,7 @@ class StorePipeline:
         if not items or self.database_failed:
             return  # once the database failed, the crawl is stopping: nothing more is written
         try:
-            with Session(self.run.engine) as session, session.begin():
+            with Session(self._run.engine) as session, session.begin():
                 outcomes = [self._write(session, item) for item in items]
         except SQLAlchemyError as error:
             if failure := database_failure(error):
@@ -216,16 +227,17 @@ class StorePipeline:
             if warning:
                 logger.warning(warning)
 
-    def _write_alone(self, item, closing: bool) -> tuple[list[str], str | None] | None:
+    def _write_alone(self, item: Stored, closing: bool) -> tuple[list[str], str | None] | None:
         """Write one item in its own transaction; None when the database failed (the crawl stops)."""
         try:
-            with Session(self.run.engine) as session, session.begin():
+            with Session(self._run.engine) as session, session.begin():
                 return self._write(session, item)
         except SQLAlchemyError as error:
             if failure := database_failure(error):
                 self._stop(failure, closing)
                 return None
-            logger.error("could not store %s: %s", getattr(item, "url", None) or item.page.url, describe(error))
+            url = item.page.url if isinstance(item, ArticleRecord) else item.url
+            logger.error("could not store %s: %s", url, describe(error))
             return ["store_failed"], None
 
     def _stop(self, failure: str, closing: bool) -> None:
@@ -233,14 +245,14 @@ class StorePipeline:
         self.database_failed = failure
         self.stats.set_value(DATABASE_FAILED_STAT, failure)
         logger.error("the database failed while storing run %s: %s; stopping the crawl (what was stored before "
-                     "stays; the next run takes over)", self.run.id, failure)
+                     "stays; the next run takes over)", self._run.id, failure)
         if not closing:
             closed = deferred_from_coro(self.crawler.engine.close_spider_async(reason="database_failed"))
             closed.addErrback(lambda failure: logger.warning("could not close the spider: %s", failure.value))
 
-    def _write(self, session: Session, item) -> tuple[list[str], str | None]:
+    def _write(self, session: Session, item: Stored) -> tuple[list[str], str | None]:
         """Write one item; the stats counters it earns and a warning to log, once committed."""
-        run_id = self.run.id
+        run_id = self._run.id
         if isinstance(item, ArticleRecord):
             return self._store(session, item)
         if isinstance(item, ArticleGone):
@@ -256,7 +268,7 @@ class StorePipeline:
     def _store(self, session: Session, item: ArticleRecord) -> tuple[list[str], str | None]:
         page, content = item.page, item.content
         recorded = repository.record_article(
-            session, self.run.id, url=page.url, site=self.run.site, language=content.language,
+            session, self._run.id, url=page.url, site=self._run.site, language=content.language,
             title=content.title, published=content.published, paragraphs=content.paragraphs,
             fetched_at=page.fetched_at, etag=page.etag, last_modified=page.last_modified,
             min_length_ratio=self.min_ratio, page=rawpages.Fetched(page.body, page.status, page.content_type),

@@ -76,7 +76,11 @@ def count_summary(changes: Iterable[Change | ChangeRecord]) -> str:
     return ", ".join(f"{counts[kind]} {kind}" for kind in CHANGE_KINDS if counts[kind]) or "no changes"
 
 
-def _events(session: Session, run_id: int) -> dict[int, dict[str, ArticleEvent]]:
+Events = dict[int, dict[str, ArticleEvent]]  # by article, by kind: a run's events
+States = dict[int, str]  # by article: live or gone, before the run
+
+
+def _events(session: Session, run_id: int) -> Events:
     """The run's events by article and kind (the last of each kind wins)."""
     found: dict[int, dict[str, ArticleEvent]] = defaultdict(dict)
     for event in session.scalars(select(ArticleEvent).where(ArticleEvent.run_id == run_id).order_by(ArticleEvent.id)):
@@ -96,7 +100,7 @@ def _states_before(session: Session, run_id: int) -> dict[int, str]:
     return {article_id: "gone" if kind == "removed" else "live" for article_id, kind in rows}
 
 
-def _content_changes(session: Session, run: CrawlRun, events, before) -> list[Change]:
+def _content_changes(session: Session, run: CrawlRun, events: Events, before: States) -> list[Change]:
     """An `added` for each first version, an `edited` (or `restored`) for each later one."""
     previous = aliased(ArticleVersion)
     previous_id = (
@@ -117,7 +121,7 @@ def _content_changes(session: Session, run: CrawlRun, events, before) -> list[Ch
             changes.append(Change(run_id=run.id, article_id=version.article_id, kind="added", fields=[],
                                   new_version_id=version.id, summary="new release", is_baseline=run.is_baseline))
             continue
-        old = session.get(ArticleVersion, old_id)
+        old = session.get_one(ArticleVersion, old_id)
         diff = compare(old, version)
         returned = "back" in events.get(version.article_id, {}) and before.get(version.article_id) == "gone"
         if not diff.fields and not returned:
@@ -132,18 +136,18 @@ def _content_changes(session: Session, run: CrawlRun, events, before) -> list[Ch
     return changes
 
 
-def _returns(session: Session, run: CrawlRun, events, before, changed: set[int]) -> list[Change]:
+def _returns(session: Session, run: CrawlRun, events: Events, before: States, changed: set[int]) -> list[Change]:
     """Removed articles that answer again with their stored content."""
     changes = []
     for article_id, kinds in events.items():
         if "back" in kinds and article_id not in changed and before.get(article_id) == "gone":
-            current = session.get(Article, article_id).current_version_id
+            current = session.get_one(Article, article_id).current_version_id
             changes.append(Change(run_id=run.id, article_id=article_id, kind="restored", fields=[],
                                   old_version_id=current, new_version_id=current, summary="back online, unchanged"))
     return changes
 
 
-def _removals(session: Session, run: CrawlRun, events, before, changed: set[int]) -> list[Change]:
+def _removals(session: Session, run: CrawlRun, events: Events, before: States, changed: set[int]) -> list[Change]:
     """Live articles that answered 404/410 with a second witness (crawler.witness: the run's stats
     name them); in runs recorded before that rule, every 404/410 or redirect off the articles."""
     witnessed = run.stats.get("gone_witnessed")
@@ -155,7 +159,7 @@ def _removals(session: Session, run: CrawlRun, events, before, changed: set[int]
         if witnessed is not None and article_id not in witnessed:
             continue
         reason = f"redirects to {_path(gone.detail)}" if gone.detail else f"answers {gone.http_status}"
-        current = session.get(Article, article_id).current_version_id
+        current = session.get_one(Article, article_id).current_version_id
         changes.append(Change(run_id=run.id, article_id=article_id, kind="removed", fields=[],
                               old_version_id=current, summary=f"removed: {reason}"))
     return changes
@@ -168,7 +172,7 @@ def _update_states(session: Session, article_ids: set[int]) -> None:
             select(Change.kind).where(Change.article_id == article_id, Change.kind.in_(("removed", "restored")))
             .order_by(Change.id.desc()).limit(1)
         )
-        session.get(Article, article_id).state = "gone" if kind == "removed" else "live"
+        session.get_one(Article, article_id).state = "gone" if kind == "removed" else "live"
 
 
 def _path(url: str | None) -> str:

@@ -322,7 +322,10 @@ def known_articles(session: Session, site: str, languages: Sequence[str], origin
                Article.canonical_url.startswith(origin.rstrip("/") + "/", autoescape=True))
         .order_by(Article.id)
     )
-    return [KnownArticle(*row[:-1], answered_gone=bool(row[-1])) for row in rows]
+    return [KnownArticle(id_, url, published, etag, last_modified, checked_at, title, version_id, digest, extraction,
+                         raw_sha256, answered_gone=bool(gone))
+            for id_, url, published, etag, last_modified, checked_at, title, version_id, digest, extraction, raw_sha256,
+            gone in rows]
 
 
 def mark_seen(session: Session, run_id: int, url: str) -> bool:

@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -44,13 +44,13 @@ class ExtractionPool:
     """`await pool.extract(body, url)` in worker processes; `close()` when the crawl ends."""
 
     def __init__(self, workers: int, profile: SiteProfile, batch_size: int = 8, wait_seconds: float = 0.01,
-                 extract_pages: Callable[[list[tuple[bytes, str]], SiteProfile], list] | None = None,
+                 extract_pages: Callable[[list[tuple[bytes, str]], SiteProfile], list[Extracted | Exception]] | None = None,
                  limits: Limits = UNBOUNDED, stall_seconds: float | None = None):
         self.workers = workers
         self.executor = self._start()
         self.profile, self.batch_size, self.wait_seconds = profile, batch_size, wait_seconds
         self.extract_pages = extract_pages or functools.partial(extract_batch, limits=limits)
-        self.pending: list[tuple[bytes, str, asyncio.Future]] = []
+        self.pending: list[tuple[bytes, str, asyncio.Future[Extracted]]] = []
         self.timer: asyncio.TimerHandle | None = None
         # The watchdog: batches in flight, when one last came back, how long a stall may last.
         self.in_flight = 0
@@ -63,7 +63,7 @@ class ExtractionPool:
         """The page's article; raises what `extract` raises for this page alone, or
         BrokenProcessPool when a worker died with the page's batch."""
         loop = asyncio.get_running_loop()
-        result = loop.create_future()
+        result: asyncio.Future[Extracted] = loop.create_future()
         self.pending.append((body, url, result))
         if len(self.pending) >= self.batch_size:
             self._send()
@@ -153,11 +153,12 @@ def extract_batch(pages: list[tuple[bytes, str]], profile: SiteProfile,
     return outcomes
 
 
-def _settle(results: list[asyncio.Future], outcome: asyncio.Future) -> None:
+def _settle(results: list[asyncio.Future[Extracted]], outcome: asyncio.Future[list[Extracted | Exception]]) -> None:
     """Hand each page's outcome to its waiting item; a failed batch (a worker died) fails them all."""
     if outcome.cancelled() or outcome.exception() is not None:
         error = outcome.exception() if not outcome.cancelled() else asyncio.CancelledError()
-        outcomes: list = [error] * len(results)
+        failure = error if error is not None else asyncio.CancelledError()
+        outcomes: Sequence[Extracted | BaseException] = [failure] * len(results)
     else:
         outcomes = outcome.result()
     for result, value in zip(results, outcomes, strict=False):

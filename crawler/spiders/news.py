@@ -30,10 +30,12 @@ import datetime as dt
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from typing import Any, Self
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
 from scrapy import signals
+from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.http import Response, TextResponse
 from scrapy.utils.sitemap import sitemap_urls_from_robots
@@ -62,7 +64,7 @@ class NewsSpider(scrapy.Spider):
 
     name = "news"
 
-    def __init__(self, *args, languages: str | None = None, mode: str | None = None, **kwargs) -> None:
+    def __init__(self, *args: Any, languages: str | None = None, mode: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._arguments = {"languages": languages, "mode": mode}
         self.known: Mapping[str, repository.KnownArticle] = {}
@@ -74,7 +76,7 @@ class NewsSpider(scrapy.Spider):
         self.elsewhere: set[str] = set()  # hosts the site answered from besides its own (it moved)
 
     @classmethod
-    def from_crawler(cls, crawler, *args, **kwargs):
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         # `-a mode=...` and `-a languages=...` are settings under other names: set them now,
         # before the settings are checked and frozen; they are read once the crawl starts.
@@ -257,7 +259,7 @@ class NewsSpider(scrapy.Spider):
 
     def feed_missing(self, failure: Failure) -> None:
         self.crawler.stats.inc_value("newswatch/feed_missing")
-        self.logger.debug("no feed at %s: %s", failure.request.url, failure.getErrorMessage())
+        self.logger.debug("no feed at %s: %s", _failed_request(failure).url, failure.getErrorMessage())
 
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
         """The sitemaps robots.txt lists; a language site none of them lies under is probed."""
@@ -269,7 +271,7 @@ class NewsSpider(scrapy.Spider):
 
     def robots_missing(self, failure: Failure) -> Iterator[scrapy.Request]:
         """No robots.txt to name sitemaps: probe every language site."""
-        self.logger.debug("no robots.txt at %s: %s", failure.request.url, failure.getErrorMessage())
+        self.logger.debug("no robots.txt at %s: %s", _failed_request(failure).url, failure.getErrorMessage())
         yield from self.probe_sitemaps(self.languages)
 
     def probe_sitemaps(self, languages: Iterable[str]) -> Iterator[scrapy.Request]:
@@ -287,7 +289,7 @@ class NewsSpider(scrapy.Spider):
         """Follow an index to its sitemaps (of our languages); hand a sitemap's entries to `_sitemap_articles`."""
         sitemap = read_sitemap(response, self.max_sitemap_size)
         if sitemap is None:
-            yield from self._no_sitemap(response.request, f"not a sitemap ({response.status})")
+            yield from self._no_sitemap(_request(response), f"not a sitemap ({response.status})")
             return
         self.crawler.stats.inc_value("newswatch/sitemaps")
         kind, entries = sitemap
@@ -316,7 +318,7 @@ class NewsSpider(scrapy.Spider):
 
     def sitemap_failed(self, failure: Failure) -> Iterator[scrapy.Request]:
         """A sitemap that answered an HTTP error or no answer at all (not a listing or article failure)."""
-        yield from self._no_sitemap(failure.request, failure.getErrorMessage())
+        yield from self._no_sitemap(_failed_request(failure), failure.getErrorMessage())
 
     def _no_sitemap(self, request: scrapy.Request, reason: str) -> Iterator[scrapy.Request]:
         """Try the next usual location; when none is left, note the absence: never a failure of the run."""
@@ -327,7 +329,8 @@ class NewsSpider(scrapy.Spider):
         self.crawler.stats.inc_value("newswatch/sitemap_missing")
         self.logger.debug("no sitemap at %s: %s", request.url, reason)
 
-    def parse_article(self, response: Response) -> Iterator[ArticlePage | ArticleGone | ArticleMoved | scrapy.Request]:
+    def parse_article(
+            self, response: Response) -> Iterator[ArticlePage | ArticleGone | ArticleMoved | ArticleUnchanged | scrapy.Request]:
         url = response.meta["article_url"]
         if response.status == NOT_MODIFIED:
             yield ArticleUnchanged(url=url)
@@ -339,11 +342,11 @@ class NewsSpider(scrapy.Spider):
             yield from self._redirected(response, url)
         elif cut_short(response.body, self.profile):
             yield from self._cut_short(response)
-        else:
+        elif (ref := article_ref(url, self.profile)) is not None:  # always: only article URLs come here
             yield ArticlePage(
                 url=url,
                 fetched_url=response.url,
-                language=article_ref(url, self.profile).language,
+                language=ref.language,
                 status=response.status,
                 body=response.body,
                 fetched_at=dt.datetime.now(dt.UTC),
@@ -355,7 +358,7 @@ class NewsSpider(scrapy.Spider):
     def _cut_short(self, response: Response) -> Iterator[scrapy.Request]:
         """A page that stops before its end (crawler.wholeness): fetched again, as Scrapy retries
         a failed download; once the retries are spent, a failed fetch of the run, never an edit."""
-        retry = get_retry_request(response.request, spider=self, reason="page cut short",
+        retry = get_retry_request(_request(response), spider=self, reason="page cut short",
                                   give_up_log_level=logging.DEBUG)
         if retry is not None:
             yield retry
@@ -401,7 +404,7 @@ class NewsSpider(scrapy.Spider):
 
     def fetch_failed(self, failure: Failure) -> None:
         """A request that failed after Scrapy's retries: a failure of the run, never a change."""
-        request = failure.request
+        request = _failed_request(failure)
         listing = request.meta.get("listing", False)
         self.crawler.stats.inc_value("newswatch/listing_failed" if listing else "newswatch/fetch_failed")
         # A site whose robots.txt says it is unavailable (crawler.robots) fails every request it
@@ -413,3 +416,15 @@ class NewsSpider(scrapy.Spider):
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def _request(response: Response) -> scrapy.Request:
+    """The request a downloaded response answers (Scrapy sets it before any callback runs)."""
+    assert response.request is not None
+    return response.request
+
+
+def _failed_request(failure: Failure) -> scrapy.Request:
+    """The request of a failure Scrapy hands an errback (it sets `failure.request`)."""
+    request: scrapy.Request = failure.request  # type: ignore[attr-defined]
+    return request
