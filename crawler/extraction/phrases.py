@@ -6,10 +6,14 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crawler.sites import SiteProfile
 from storage.content import normalize_text
+
+Phrases = tuple[str, ...]  # of a site profile
+Names = tuple[Phrases, ...]  # per language: month or weekday names
 
 _FOLD_MARKS = re.compile(r"[\u0300-\u036f\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _FOLD_CHARS = {
@@ -78,7 +82,7 @@ def _escape(phrase: str) -> str:
     return _ARABIC_WORD.sub(lambda m: f"(?:ال)?{m[1]}", re.escape(phrase))
 
 
-def _alternation(phrases, glued: bool = False) -> str:
+def _alternation(phrases: Iterable[str], glued: bool = False) -> str:
     """A regex matching any of the phrases as whole words; with `glued`, phrases of several
     words also where inline markup glued them to a neighbour ("dissatisfiedExtremely")."""
     folded = sorted({fold(p) for p in phrases if p.strip()}, key=lambda p: (-len(p), p))
@@ -200,8 +204,9 @@ def profile_words(profile: SiteProfile) -> Words:
 
 
 @functools.lru_cache(maxsize=8)
-def _compile_words(month_names, weekday_names, date_words, furniture_words, furniture_labels,
-                   byline_labels, footer_phrases, boilerplate, errors, site_names, asides) -> Words:
+def _compile_words(month_names: Names, weekday_names: Names, date_words: Phrases, furniture_words: Phrases,
+                   furniture_labels: Phrases, byline_labels: Phrases, footer_phrases: Phrases, boilerplate: Phrases,
+                   errors: Phrases, site_names: Phrases, asides: Phrases) -> Words:
     months: dict[str, int] = {}
     for names in month_names:
         folded = [fold(name) for name in names]
