@@ -50,6 +50,9 @@ def bounded_extract(body: bytes, url: str, profile: SiteProfile, limits: Limits)
         return extract(body, url, profile)
 
 
+RAISE_AGAIN = 0.1  # seconds
+
+
 @contextmanager
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise ExtractionRefused in the block once it has run `seconds` (0: no limit).
@@ -67,7 +70,10 @@ def time_limit(seconds: float) -> Iterator[None]:
 
     previous = signal.signal(signal.SIGALRM, expire)
     try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        # Again every RAISE_AGAIN seconds until the block ends: an exception raised while the
+        # interpreter runs a finaliser (a __del__, a weakref callback of the garbage collector)
+        # is printed and dropped, and the block would run on without a limit.
+        signal.setitimer(signal.ITIMER_REAL, seconds, RAISE_AGAIN)
         try:
             yield
         finally:
