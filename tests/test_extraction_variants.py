@@ -8,10 +8,12 @@ import functools
 
 import pytest
 
+from fixtures.heldout import EXTRA, HELDOUT
 from fixtures.score import f1, score, summary
-from fixtures.variants import sample
+from fixtures.variants import sample, variants
 
-SAMPLE = sample(every=41)  # every theme, shape and placement; a few seconds
+# every theme, shape and placement, of the sixteen and of the ten held-out themes; a few seconds
+SAMPLE = sample(every=41) + variants(every=41, themes=HELDOUT, extra_chrome=EXTRA)
 scored = functools.cache(score)  # each page extracted once for both tests
 
 

@@ -6,7 +6,7 @@ photo post's captions."""
 
 from __future__ import annotations
 
-from crawler.extraction.lines import HEADINGS, Line, Span, alike, in_footer, inside, is_text, same_block
+from crawler.extraction.lines import HEADINGS, Line, Span, alike, in_footer, inside, is_text, same_block, span
 from crawler.extraction.metadata import is_site_name
 from crawler.extraction.page import REPEATED, SENTENCE_END, Located, Page, is_link_label, key
 from crawler.extraction.phrases import alnum, fold
@@ -27,6 +27,13 @@ def located_paragraphs(page: Page, paragraphs: list[str]) -> list[Located]:
             located.append((paragraph, at))
             used.add(at)
     return located
+
+
+def _in_figure_or_grid(page: Page, line: Line) -> bool:
+    """Whether a line is in a figure or a grid of data: a table that does not lay out the page
+    with a row of several cells (a table of one column is a layout's frame of short text)."""
+    return any(e.tag == "figure" or (e.tag == "table" and e not in page.layout and any(
+        len(row.xpath("./td|./th")) > 1 for row in e.iter("tr"))) for e in line.lineage)
 
 
 def in_page_order(located: list[Located]) -> list[Located]:
@@ -68,7 +75,7 @@ def _is_chrome(page: Page, index: int, covered: list[int], leading: int | None) 
     came before it or the text that follows is another block's (a line of a hard-wrapped
     paragraph may hold a date)."""
     line = page.lines[index]
-    if index == page.title_at or line.noise or line.linked >= 0.5:
+    if index == page.title_at or line.noise or line.linked >= 0.5 or is_site_name(line.text, page.words):
         return True
     if leading is None or not page.words.is_meta(line.folded):
         return False
@@ -84,7 +91,7 @@ def article_text(page: Page, located: list[Located], title: str, asides: list[Sp
         not page.words.is_meta(fold(text)) if at is None else not (
             (page.title_at is not None and at < page.title_at) or inside(at, asides)
             or page.lines[at].linked >= 0.5 or page.is_meta(at) or in_footer(page.lines[at])
-            or page.outside_main(at)))]
+            or page.outside_main(at) or _in_figure_or_grid(page, page.lines[at])))]
 
 
 def lines_after_title(page: Page) -> list[Located]:
@@ -118,19 +125,14 @@ def main_stretch(page: Page, body: list[Located], cards: list[Span]) -> list[Loc
 
 def not_past_the_end(page: Page, body: list[Located], ends: list[int]) -> list[Located]:
     """Nothing, when the body only starts past the end of the article (a teaser, aside or form
-    box after the title) and does not read as text: no sentence, no list of items. What is left
-    there is the site's (its address, a slogan); a release's text before a box would come first."""
+    box after the title) and does not read as text (no sentence, no list of items), or is only
+    other posts' excerpts: what is left there is the site's (its address, a slogan), and where
+    photos come before the box, the post is its photos. Text after a box that stands between the
+    lead photo (or the title) and the text ("related posts" set before it) is the release's."""
     start = next((at for _, at in body if at is not None), None)
     if start is None or page.title_at is None or not any(page.title_at < end < start for end in ends):
         return body
-    end = min(end for end in ends if page.title_at < end < start)
-    if any(page.title_at < i < end for i in page.captions):
-        return []  # the post is its photos, before the box: their captions are its words
-    items = [page.lines[at].owner.getparent() for _, at in body
-             if at is not None and page.lines[at].owner.tag == "li"]
-    if any(SENTENCE_END.search(text) for text, _ in body) or any(items.count(e) > 1 for e in items):
-        return body
-    return []
+    return body if reads_as_text(page, body) and not _only_teasers_follow(page, body) else []
 
 
 def fill_gaps(page: Page, body: list[Located]) -> list[Located]:
@@ -182,3 +184,64 @@ def captions(page: Page, asides: list[Span]) -> list[Located]:
     start = page.title_at + 1 if page.title_at is not None else 0
     return page.paragraphs([(line.text, i) for i, line in enumerate(page.lines[start:], start)
                             if i in page.captions and not line.noise and not inside(i, asides)])
+
+
+def reads_as_text(page: Page, body: list[Located]) -> bool:
+    """Whether a body reads as a release's text: a sentence, or a list of several items."""
+    items = [page.lines[at].owner.getparent() for _, at in body
+             if at is not None and page.lines[at].owner.tag == "li"]
+    return any(SENTENCE_END.search(text) for text, _ in body) or any(items.count(e) > 1 for e in items)
+
+
+def _only_teasers_follow(page: Page, body: list[Located]) -> bool:
+    """Whether the body is nothing but the excerpts of other posts' teasers (each right under a
+    link to another article)."""
+    return all(at is not None and at > 0 and page.is_other_article(page.lines[at - 1].href) for _, at in body)
+
+
+def words_of_no_text(page: Page, body: list[Located], asides: list[Span]) -> list[Located]:
+    """A body that does not read as text (no sentence, no list) and stands after the page's
+    photos is the site's (a "Posted in" line, its address): the photos' captions are the post's
+    words; with no caption, a body whose every line sits in a block with nothing else but
+    furniture or the site's name (a footer, a publisher box) is nothing."""
+    if not body or reads_as_text(page, body):
+        return body
+    start = next((at for _, at in body if at is not None), None)
+    shown = captions(page, asides)
+    if shown and start is not None and all(at is not None and at < start for _, at in shown):
+        return shown
+    if not shown and all(at is not None and (_among_furniture(page, at) or _closing_label(page, page.lines[at]))
+                         for _, at in body):
+        return []
+    return body
+
+
+def _among_furniture(page: Page, at: int) -> bool:
+    """Whether line `at` shares its enclosing block only with furniture, site-name lines, no text."""
+    parent = page.lines[at].owner.getparent()
+    if parent is None or parent.tag in ("body", "html"):
+        return False
+    first, last = span(page.lines, at, parent)
+    others = [page.lines[i] for i in range(first, last + 1) if i != at]
+    return bool(others) and all(r.noise or is_site_name(r.text, page.words) for r in others)
+
+
+def without_closing_labels(page: Page, body: list[Located]) -> list[Located]:
+    """Without the short lines that close a text with a label and a link to a page of the site
+    that is no article (a category: "Posted in News"), the site's name, or that share a block only
+    with furniture or the site's name (a publisher box: its address), after the text's last sentence."""
+    while len(body) > 1 and (at := body[-1][1]) is not None and (
+            _closing_label(page, page.lines[at]) or is_site_name(page.lines[at].text, page.words)
+            or (not SENTENCE_END.search(page.lines[at].text) and _among_furniture(page, at))):
+        if not any(SENTENCE_END.search(text) for text, _ in body[:-1]):
+            break
+        body = body[:-1]
+    return body
+
+
+def _closing_label(page: Page, line: Line) -> bool:
+    if line.owner.tag in ("li", "dd", "dt") or SENTENCE_END.search(line.text) or line.folded.count(" ") > 4:
+        return False
+    links = [e.get("href") for e in line.owner.iter("a") if e.get("href")]
+    return (0 < line.linked < 1 and bool(links) and line.text.endswith(line.owner.xpath("string(.//a[last()])").strip())
+            and not any(page.is_other_article(h) or h.rsplit("/", 1)[-1].count(".") for h in links))
