@@ -151,7 +151,7 @@ def _article(page: Page, paragraphs: list[str]) -> tuple[str, list[Located]]:
     if not body:  # trafilatura took teasers or widgets for the content: read the lines after the title
         read = article_text(page, lines_after_title(page), title, asides)
         body = not_past_the_end(page, main_stretch(page, read, cards), ends)
-    body = fill_gaps(page, body)
+    body = fill_gaps(page, body, asides)
     title = strip_site(page.unglued(title), page.words) or page.unglued(title)
     body = [(text, at) for text, at in ((page.unglued(t), at) for t, at in body)
             if alnum(text) and not page.is_noise(text)]

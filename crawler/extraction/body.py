@@ -107,7 +107,7 @@ def lines_after_title(page: Page) -> list[Located]:
 def main_stretch(page: Page, body: list[Located], cards: list[Span]) -> list[Located]:
     """Cut the body where the page's furniture or teasers come between two paragraphs of
     different blocks, and keep the stretches up to the longest one: what follows it is
-    footer, comments, sidebars."""
+    footer, comments, sidebars; unless it is more sentences in the same block as the text's."""
     # Tables and figures are the article's own, even when their cells look like counters.
     marks = sorted({i for i, r in enumerate(page.lines) if r.noise
                     and not any(e.tag in ("table", "figure") for e in r.lineage)} | {c[0] for c in cards})
@@ -120,7 +120,16 @@ def main_stretch(page: Page, body: list[Located], cards: list[Span]) -> list[Loc
         stretches[-1].append((text, at))
         previous = at if at is not None else previous
     longest = max(range(len(stretches)), key=lambda i: sum(alnum(t) for t, _ in stretches[i]))
-    return [paragraph for stretch in stretches[: longest + 1] for paragraph in stretch]
+    kept = [paragraph for stretch in stretches[: longest + 1] for paragraph in stretch]
+    # a later stretch of paragraphs that are siblings of the text's goes on with it, past a box
+    # of other posts set in the text ("Related articles" between two paragraphs)
+    parents = {page.lines[at].owner.getparent() for _, at in kept if at is not None}
+    for stretch in stretches[longest + 1:]:
+        if not all(at is not None and page.lines[at].owner.getparent() in parents
+                   and SENTENCE_END.search(text) for text, at in stretch):
+            break
+        kept.extend(stretch)
+    return kept
 
 
 def not_past_the_end(page: Page, body: list[Located], ends: list[int]) -> list[Located]:
@@ -135,7 +144,7 @@ def not_past_the_end(page: Page, body: list[Located], ends: list[int]) -> list[L
     return body if reads_as_text(page, body) and not _only_teasers_follow(page, body) else []
 
 
-def fill_gaps(page: Page, body: list[Located]) -> list[Located]:
+def fill_gaps(page: Page, body: list[Located], asides: list[Span] | None = None) -> list[Located]:
     """Add the lines trafilatura skipped among the article's own (a short lead-in line, a
     repeated paragraph, a last paragraph with a link): text blocks beside a body paragraph, of
     the shape of the body's paragraphs, up to the next paragraph or the first line that is not
@@ -143,6 +152,10 @@ def fill_gaps(page: Page, body: list[Located]) -> list[Located]:
     spans = [(at, page.last_line(text, at)) if at is not None else None for text, at in body]
     taken = {i for found in spans if found for i in range(found[0], found[1] + 1)}
     shapes = list({page.lines[at].owner: at for _, at in body if at is not None}.values())
+    # boxes set among the text's paragraphs (related posts between two of them) are passed over
+    parents = {page.lines[at].owner.getparent() for at in shapes}
+    boxes = [(first, last) for first, last in asides or []
+             if all(not parents.isdisjoint(page.lines[i].lineage) for i in (first, last))]
     filled: list[Located] = []
     for n, (text, at) in enumerate(body):
         if at is not None and not any(spans[:n]):  # before the first paragraph, back to the title
@@ -152,12 +165,13 @@ def fill_gaps(page: Page, body: list[Located]) -> list[Located]:
         if at is not None:
             following = next((found[0] for found in spans[n + 1:] if found), None)
             lines = range(spans[n][1] + 1, following if following is not None else len(page.lines))
-            filled.extend(page.paragraphs(_beside(page, shapes, lines, taken, heading=following is not None)))
+            filled.extend(page.paragraphs(_beside(page, shapes, lines, taken, heading=following is not None,
+                                                  boxes=boxes)))
     return filled
 
 
 def _beside(page: Page, paragraphs: list[int], indices: range, taken: set[int],
-            heading: bool) -> list[tuple[str, int]]:
+            heading: bool, boxes: list[Span] | None = None) -> list[tuple[str, int]]:
     """The lines at `indices`, in order, that are article text of the shape of one of the body
     paragraphs at lines `paragraphs`, up to the first that is not."""
     found = []
@@ -167,6 +181,8 @@ def _beside(page: Page, paragraphs: list[int], indices: range, taken: set[int],
             continue
         if (i in taken or i <= (page.title_at or -1) or not _joins(page, line, paragraphs, heading)
                 or page.is_meta(i)):
+            if i not in taken and inside(i, boxes or []):
+                continue
             break
         found.append((line.text, i))
     return found
