@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from crawler.extraction.lines import HEADINGS, Line, Span, alike, in_footer, inside, is_text, same_block, span
 from crawler.extraction.metadata import is_site_name
-from crawler.extraction.page import REPEATED, SENTENCE_END, Located, Page, is_link_label, key
+from crawler.extraction.page import REPEATED, SENTENCE_END, Located, Page, is_label, is_link_label, key
 from crawler.extraction.phrases import alnum, fold
 
 
@@ -91,7 +91,18 @@ def article_text(page: Page, located: list[Located], title: str, asides: list[Sp
         not page.words.is_meta(fold(text)) if at is None else not (
             (page.title_at is not None and at < page.title_at) or inside(at, asides)
             or page.lines[at].linked >= 0.5 or page.is_meta(at) or in_footer(page.lines[at])
-            or page.outside_main(at) or _in_figure_or_grid(page, page.lines[at])))]
+            or page.outside_main(at) or _in_figure_or_grid(page, page.lines[at]) or _in_header(page, at)))]
+
+
+def _in_header(page: Page, at: int) -> bool:
+    """Whether line `at` is a label of the article's header: a few words, no sentence, between the
+    title (nothing but such labels between them) and the date or counter line right after it
+    (an author's name above the date: "Écrit par Médias")."""
+    title = page.title_at
+    if title is None or not title < at or not is_label(page.lines[at]):
+        return False
+    return (at + 1 < len(page.lines) and page.is_meta(at + 1)
+            and all(is_label(page.lines[i]) or page.is_meta(i) for i in range(title + 1, at)))
 
 
 def lines_after_title(page: Page) -> list[Located]:
