@@ -118,7 +118,7 @@ def lines_after_title(page: Page) -> list[Located]:
 def main_stretch(page: Page, body: list[Located], cards: list[Span]) -> list[Located]:
     """Cut the body where the page's furniture or teasers come between two paragraphs of
     different blocks, and keep the stretches up to the longest one: what follows it is
-    footer, comments, sidebars; unless it is more sentences in the same block as the text's."""
+    footer, comments, sidebars."""
     # Tables and figures are the article's own, even when their cells look like counters.
     marks = sorted({i for i, r in enumerate(page.lines) if r.noise
                     and not any(e.tag in ("table", "figure") for e in r.lineage)} | {c[0] for c in cards})
@@ -131,16 +131,7 @@ def main_stretch(page: Page, body: list[Located], cards: list[Span]) -> list[Loc
         stretches[-1].append((text, at))
         previous = at if at is not None else previous
     longest = max(range(len(stretches)), key=lambda i: sum(alnum(t) for t, _ in stretches[i]))
-    kept = [paragraph for stretch in stretches[: longest + 1] for paragraph in stretch]
-    # a later stretch of paragraphs that are siblings of the text's goes on with it, past a box
-    # of other posts set in the text ("Related articles" between two paragraphs)
-    parents = {page.lines[at].owner.getparent() for _, at in kept if at is not None}
-    for stretch in stretches[longest + 1:]:
-        if not all(at is not None and page.lines[at].owner.getparent() in parents
-                   and SENTENCE_END.search(text) for text, at in stretch):
-            break
-        kept.extend(stretch)
-    return kept
+    return [paragraph for stretch in stretches[: longest + 1] for paragraph in stretch]
 
 
 def not_past_the_end(page: Page, body: list[Located], ends: list[int]) -> list[Located]:
