@@ -228,10 +228,15 @@ def words_of_no_text(page: Page, body: list[Located], asides: list[Span]) -> lis
     shown = captions(page, asides)
     if shown and start is not None and all(at is not None and at < start for _, at in shown):
         return shown
-    if not shown and all(at is not None and (_among_furniture(page, at) or _closing_label(page, page.lines[at]))
-                         for _, at in body):
+    if not shown and all(at is not None and (_among_furniture(page, at) or _closing_label(page, page.lines[at])
+                                             or _counted(page.lines[at])) for _, at in body):
         return []
     return body
+
+
+def _counted(line: Line) -> bool:
+    """A few words with a number among them, no sentence: a counter's line."""
+    return line.folded.count(" ") < 6 and any(c.isdigit() for c in line.folded)
 
 
 def _among_furniture(page: Page, at: int) -> bool:
@@ -246,11 +251,15 @@ def _among_furniture(page: Page, at: int) -> bool:
 
 def without_closing_labels(page: Page, body: list[Located]) -> list[Located]:
     """Without the short lines that close a text with a label and a link to a page of the site
-    that is no article (a category: "Posted in News"), the site's name, or that share a block only
-    with furniture or the site's name (a publisher box: its address), after the text's last sentence."""
+    that is no article (a category: "Posted in News"), the site's name, a few words with a count
+    outside the text's block ("Share this article 46 shares"), or that share a block only with
+    furniture or the site's name (a publisher box: its address), after the text's last sentence."""
+    parents = {page.lines[at].owner.getparent() for text, at in body if at is not None and SENTENCE_END.search(text)}
     while len(body) > 1 and (at := body[-1][1]) is not None and (
             _closing_label(page, page.lines[at]) or is_site_name(page.lines[at].text, page.words)
-            or (not SENTENCE_END.search(page.lines[at].text) and _among_furniture(page, at))):
+            or (not SENTENCE_END.search(page.lines[at].text) and (
+                _among_furniture(page, at)
+                or (_counted(page.lines[at]) and page.lines[at].owner.getparent() not in parents)))):
         if not any(SENTENCE_END.search(text) for text, _ in body[:-1]):
             break
         body = body[:-1]
