@@ -194,7 +194,10 @@ def _joins(page: Page, line: Line, paragraphs: list[int], heading: bool) -> bool
     """Whether a line is article text that may stand beside body paragraphs of the shape of those
     at lines `paragraphs`."""
     return (is_text(line, page.layout) and (heading or line.owner.tag not in HEADINGS)
-            and any(alike(line.owner, page.lines[p].owner) for p in paragraphs))
+            and any(alike(line.owner, page.lines[p].owner)
+                    # or a sentence set straight in the paragraphs' container, between two of them
+                    or (line.owner is page.lines[p].owner.getparent() and bool(SENTENCE_END.search(line.text)))
+                    for p in paragraphs))
 
 
 def captions(page: Page, asides: list[Span]) -> list[Located]:
