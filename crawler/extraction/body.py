@@ -232,7 +232,8 @@ def words_of_no_text(page: Page, body: list[Located], asides: list[Span]) -> lis
     if shown and start is not None and all(at is not None and at < start for _, at in shown):
         return shown
     if not shown and all(at is not None and (_among_furniture(page, at) or _closing_label(page, page.lines[at])
-                                             or _counted(page.lines[at])) for _, at in body):
+                                             or _counted(page.lines[at]) or page.words.counts(page.lines[at].folded))
+                         for _, at in body):
         return []
     return body
 
@@ -255,14 +256,16 @@ def _among_furniture(page: Page, at: int) -> bool:
 def without_closing_labels(page: Page, body: list[Located]) -> list[Located]:
     """Without the short lines that close a text with a label and a link to a page of the site
     that is no article (a category: "Posted in News"), the site's name, a few words with a count
-    outside the text's block ("Share this article 46 shares"), or that share a block only with
+    outside the text's block ("Share this article 46 shares") or a count of views anywhere ("This
+    page has been viewed 9,131 times"), or that share a block only with
     furniture or the site's name (a publisher box: its address), after the text's last sentence."""
     parents = {page.lines[at].owner.getparent() for text, at in body if at is not None and SENTENCE_END.search(text)}
     while len(body) > 1 and (at := body[-1][1]) is not None and (
             _closing_label(page, page.lines[at]) or is_site_name(page.lines[at].text, page.words)
             or (not SENTENCE_END.search(page.lines[at].text) and (
                 _among_furniture(page, at)
-                or (_counted(page.lines[at]) and page.lines[at].owner.getparent() not in parents)))):
+                or (_counted(page.lines[at]) and page.lines[at].owner.getparent() not in parents)
+                or page.words.counts(page.lines[at].folded)))):
         if not any(SENTENCE_END.search(text) for text, _ in body[:-1]):
             break
         body = body[:-1]
