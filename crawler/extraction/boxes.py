@@ -41,7 +41,8 @@ def aside_blocks(page: Page, text: frozenset[int], cards: list[Span]) -> list[Sp
     holds none of the lines that say something either."""
     starts = {first for first, _ in cards}
     headings = [i for i, line in enumerate(page.lines) if page.words.is_aside_heading(line.folded)
-                or (i + 1 in starts and i != page.title_at and i not in page.captions and is_label(line))]
+                or (i + 1 in starts and i != page.title_at and i not in page.captions and is_label(line)
+                    and not page.is_meta(i))]  # a date line right above a box is no heading of it
     start = (page.title_at or -1) + 1
     in_cards = {i for first, last in cards for i in range(first, last + 1)}
     first_own = next((i for i, line in enumerate(page.lines[start:], start) if i not in in_cards
