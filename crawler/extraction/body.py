@@ -223,19 +223,31 @@ def _only_teasers_follow(page: Page, body: list[Located]) -> bool:
 def words_of_no_text(page: Page, body: list[Located], asides: list[Span]) -> list[Located]:
     """A body that does not read as text (no sentence, no list) and stands after the page's
     photos is the site's (a "Posted in" line, its address): the photos' captions are the post's
-    words; with no caption, a body whose every line sits in a block with nothing else but
-    furniture or the site's name (a footer, a publisher box) is nothing."""
+    words. With no caption, it is nothing when its lines are of several blocks that are no
+    siblings (a byline in the post's footer, a feed link, the site's address), or when each is a
+    closing label, a few words with a count ("Share this article 5 shares", "viewed 9,131 times")
+    or sits in a block with nothing else but furniture or the site's name (a footer, a publisher
+    box)."""
     if not body or reads_as_text(page, body):
         return body
     start = next((at for _, at in body if at is not None), None)
     shown = captions(page, asides)
     if shown and start is not None and all(at is not None and at < start for _, at in shown):
         return shown
+    if not shown and _scattered(page, body):
+        return []
     if not shown and all(at is not None and (_among_furniture(page, at) or _closing_label(page, page.lines[at])
                                              or _counted(page.lines[at]) or page.words.counts(page.lines[at].folded))
                          for _, at in body):
         return []
     return body
+
+
+def _scattered(page: Page, body: list[Located]) -> bool:
+    """Whether a body of no sentence is lines of several blocks that are not siblings (a byline in
+    the post's footer, a feed link, an archive's heading, the site's address): furniture."""
+    parents = {page.lines[at].owner.getparent() if at is not None else None for _, at in body}
+    return len(body) > 1 and len(parents) > 1
 
 
 def _counted(line: Line) -> bool:
@@ -255,16 +267,16 @@ def _among_furniture(page: Page, at: int) -> bool:
 
 def without_closing_labels(page: Page, body: list[Located]) -> list[Located]:
     """Without the short lines that close a text with a label and a link to a page of the site
-    that is no article (a category: "Posted in News"), the site's name, a few words with a count
-    outside the text's block ("Share this article 46 shares") or a count of views anywhere ("This
-    page has been viewed 9,131 times"), or that share a block only with
+    that is no article (a category: "Posted in News"), the site's name, a few words outside the
+    blocks of the text's sentences ("Share this article 46 shares", "Subscribe to: Post Comments")
+    or a count of views anywhere ("This page has been viewed 9,131 times"), or that share a block only with
     furniture or the site's name (a publisher box: its address), after the text's last sentence."""
     parents = {page.lines[at].owner.getparent() for text, at in body if at is not None and SENTENCE_END.search(text)}
     while len(body) > 1 and (at := body[-1][1]) is not None and (
             _closing_label(page, page.lines[at]) or is_site_name(page.lines[at].text, page.words)
             or (not SENTENCE_END.search(page.lines[at].text) and (
                 _among_furniture(page, at)
-                or (_counted(page.lines[at]) and page.lines[at].owner.getparent() not in parents)
+                or (page.lines[at].folded.count(" ") < 10 and parents.isdisjoint(page.lines[at].lineage))
                 or page.words.counts(page.lines[at].folded)))):
         if not any(SENTENCE_END.search(text) for text, _ in body[:-1]):
             break
