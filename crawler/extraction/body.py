@@ -223,24 +223,23 @@ def _only_teasers_follow(page: Page, body: list[Located]) -> bool:
 def words_of_no_text(page: Page, body: list[Located], asides: list[Span]) -> list[Located]:
     """A body that does not read as text (no sentence, no list) and stands after the page's
     photos is the site's (a "Posted in" line, its address): the photos' captions are the post's
-    words. With no caption, it is nothing when its lines are of several blocks that are no
-    siblings (a byline in the post's footer, a feed link, the site's address), or when each is a
-    closing label, a few words with a count ("Share this article 5 shares", "viewed 9,131 times")
-    or sits in a block with nothing else but furniture or the site's name (a footer, a publisher
-    box)."""
+    words. With no caption, its lines that are closing labels, a few words with a count ("Share
+    this article 5 shares", "viewed 9,131 times") or sit in a block with nothing else but
+    furniture or the site's name (a footer, a publisher box) are cut, and what is left is nothing
+    when it is lines of several blocks that are no siblings (a byline in the post's footer, a feed
+    link, an archive's heading)."""
     if not body or reads_as_text(page, body):
         return body
     start = next((at for _, at in body if at is not None), None)
     shown = captions(page, asides)
     if shown and start is not None and all(at is not None and at < start for _, at in shown):
         return shown
-    if not shown and _scattered(page, body):
-        return []
-    if not shown and all(at is not None and (_among_furniture(page, at) or _closing_label(page, page.lines[at])
-                                             or _counted(page.lines[at]) or page.words.counts(page.lines[at].folded))
-                         for _, at in body):
-        return []
-    return body
+    if shown:
+        return body
+    rest = [(text, at) for text, at in body if at is None or not (
+        _among_furniture(page, at) or _closing_label(page, page.lines[at]) or _counted(page.lines[at])
+        or page.words.counts(page.lines[at].folded))]
+    return [] if _scattered(page, rest) else rest
 
 
 def _scattered(page: Page, body: list[Located]) -> bool:
