@@ -87,11 +87,21 @@ def article_text(page: Page, located: list[Located], title: str, asides: list[Sp
     """The paragraphs that stand where an article's text does: after the title, in the main
     content, outside teasers of other posts, asides and widgets; no meta, link or footer line."""
     title_key = key(title)
-    return [(text, at) for text, at in located if key(text) != title_key and (
+    return [(text, at) for text, at in located if key(text) != title_key and not _crumbs_to(page, at, title_key) and (
         not page.words.is_meta(fold(text)) if at is None else not (
             (page.title_at is not None and at < page.title_at) or inside(at, asides)
             or page.lines[at].linked >= 0.5 or page.is_meta(at) or in_footer(page.lines[at])
             or page.outside_main(at) or _in_figure_or_grid(page, page.lines[at]) or _in_header(page, at)))]
+
+
+def _crumbs_to(page: Page, at: int | None, title_key: str) -> bool:
+    """Whether line `at` is a breadcrumb that ends at the article: links and the title."""
+    if at is None or not title_key:
+        return False
+    line = page.lines[at]
+    text_key = page.keys[at]
+    return (line.linked > 0 and text_key.endswith(title_key) and len(text_key) - len(title_key) <= 40
+            and not SENTENCE_END.search(line.text))
 
 
 def _in_header(page: Page, at: int) -> bool:
@@ -223,7 +233,7 @@ def _only_teasers_follow(page: Page, body: list[Located]) -> bool:
 def words_of_no_text(page: Page, body: list[Located], asides: list[Span]) -> list[Located]:
     """A body that does not read as text (no sentence, no list) and stands after the page's
     photos is the site's (a "Posted in" line, its address): the photos' captions are the post's
-    words. With no caption, its lines that are closing labels, a few words with a count ("Share
+    words. With no caption, its lines that are closing labels, the site's name, a few words with a count ("Share
     this article 5 shares", "viewed 9,131 times") or sit in a block with nothing else but
     furniture or the site's name (a footer, a publisher box) are cut, and what is left is nothing
     when it is lines of several blocks that are no siblings (a byline in the post's footer, a feed
@@ -238,7 +248,7 @@ def words_of_no_text(page: Page, body: list[Located], asides: list[Span]) -> lis
         return body
     rest = [(text, at) for text, at in body if at is None or not (
         _among_furniture(page, at) or _closing_label(page, page.lines[at]) or _counted(page.lines[at])
-        or page.words.counts(page.lines[at].folded))]
+        or page.words.counts(page.lines[at].folded) or is_site_name(page.lines[at].text, page.words))]
     return [] if _scattered(page, rest) else rest
 
 
