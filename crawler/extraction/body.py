@@ -171,7 +171,7 @@ def fill_gaps(page: Page, body: list[Located], asides: list[Span] | None = None)
     filled: list[Located] = []
     for n, (text, at) in enumerate(body):
         if at is not None and not any(spans[:n]):  # before the first paragraph, back to the title
-            before = _beside(page, [at], range(at - 1, -1, -1), taken, heading=False)
+            before = _beside(page, [at], range(at - 1, -1, -1), taken, heading=False, boxes=boxes)
             filled.extend(page.paragraphs(before[::-1]))
         filled.append((text, at))
         if at is not None:
