@@ -85,13 +85,34 @@ def _is_chrome(page: Page, index: int, covered: list[int], leading: int | None) 
 
 def article_text(page: Page, located: list[Located], title: str, asides: list[Span]) -> list[Located]:
     """The paragraphs that stand where an article's text does: after the title, in the main
-    content, outside teasers of other posts, asides and widgets; no meta, link or footer line."""
+    content, outside teasers of other posts, asides and widgets and the title's <header>; no meta,
+    link or footer line."""
     title_key = key(title)
     return [(text, at) for text, at in located if key(text) != title_key and not _crumbs_to(page, at, title_key) and (
-        not page.words.is_meta(fold(text)) if at is None else not (
+        _unlocated_text(page, text) if at is None else not (
             (page.title_at is not None and at < page.title_at) or inside(at, asides)
             or page.lines[at].linked >= 0.5 or page.is_meta(at) or in_footer(page.lines[at])
-            or page.outside_main(at) or _in_figure_or_grid(page, page.lines[at]) or _in_header(page, at)))]
+            or page.outside_main(at) or _in_figure_or_grid(page, page.lines[at]) or _in_header(page, at)
+            or _title_header(page, at)))]
+
+
+def _unlocated_text(page: Page, text: str) -> bool:
+    """Whether a paragraph of trafilatura's not found among the lines may be text: no meta line,
+    and a sentence or more than a few words (not a header's pieces glued, a <time> left out)."""
+    return not page.words.is_meta(fold(text)) and (bool(SENTENCE_END.search(text)) or text.count(" ") >= 10)
+
+
+def _title_header(page: Page, at: int) -> bool:
+    """Whether line `at` is in the <header> that holds the title (kicker, byline, date, reading
+    time), one that holds no paragraph of text."""
+    if page.title_at is None or at == page.title_at:
+        return False
+    header = next((e for e in page.lines[page.title_at].lineage if e.tag == "header"), None)
+    if header is None or header not in page.lines[at].lineage:
+        return False
+    first, last = span(page.lines, page.title_at, header)
+    return not any(SENTENCE_END.search(page.lines[i].text) and page.lines[i].text.count(" ") >= 12
+                   for i in range(first, last + 1))
 
 
 def _crumbs_to(page: Page, at: int | None, title_key: str) -> bool:
