@@ -254,11 +254,11 @@ def _only_teasers_follow(page: Page, body: list[Located]) -> bool:
 def words_of_no_text(page: Page, body: list[Located], asides: list[Span]) -> list[Located]:
     """A body that does not read as text (no sentence, no list) and stands after the page's
     photos is the site's (a "Posted in" line, its address): the photos' captions are the post's
-    words. With no caption, its lines that are closing labels, the site's name, a few words with a count ("Share
-    this article 5 shares", "viewed 9,131 times") or sit in a block with nothing else but
-    furniture or the site's name (a footer, a publisher box) are cut, and what is left is nothing
-    when it is lines of several blocks that are no siblings (a byline in the post's footer, a feed
-    link, an archive's heading)."""
+    words. With no caption, its lines that are closing labels, the site's name, a few words with a
+    count ("Share this article 5 shares", "viewed 9,131 times") or sit in a block with nothing
+    else but furniture or the site's name (a footer, a publisher box) are cut, and what is left is
+    nothing when it is lines of several blocks that are no siblings (a byline in the post's footer,
+    a feed link, an archive's heading)."""
     if not body or reads_as_text(page, body):
         return body
     start = next((at for _, at in body if at is not None), None)
@@ -299,8 +299,9 @@ def without_closing_labels(page: Page, body: list[Located]) -> list[Located]:
     """Without the short lines that close a text with a label and a link to a page of the site
     that is no article (a category: "Posted in News"), the site's name, a few words outside the
     blocks of the text's sentences ("Share this article 46 shares", "Subscribe to: Post Comments")
-    or a count of views anywhere ("This page has been viewed 9,131 times"), or that share a block only with
-    furniture or the site's name (a publisher box: its address), after the text's last sentence."""
+    or a count of views anywhere ("This page has been viewed 9,131 times"), or that share a block
+    only with furniture or the site's name (a publisher box: its address), after the text's last
+    sentence."""
     parents = {page.lines[at].owner.getparent() for text, at in body if at is not None and SENTENCE_END.search(text)}
     while len(body) > 1 and (at := body[-1][1]) is not None and (
             _closing_label(page, page.lines[at]) or is_site_name(page.lines[at].text, page.words)
@@ -315,6 +316,8 @@ def without_closing_labels(page: Page, body: list[Located]) -> list[Located]:
 
 
 def _closing_label(page: Page, line: Line) -> bool:
+    """A few words, no sentence, ending with a link to a page of the site that is no article and
+    no file ("Posted in <a>News</a>")."""
     if line.owner.tag in ("li", "dd", "dt") or SENTENCE_END.search(line.text) or line.folded.count(" ") > 4:
         return False
     links = [e.get("href") for e in line.owner.iter("a") if e.get("href")]
