@@ -8,10 +8,15 @@ import functools
 
 import pytest
 
+from fixtures.heldout import EXTRA, EXTRA2, EXTRA3, EXTRA4, HELDOUT, HELDOUT2, HELDOUT3, HELDOUT4
 from fixtures.score import f1, score, summary
-from fixtures.variants import sample
+from fixtures.variants import sample, variants
 
-SAMPLE = sample(every=41)  # every theme, shape and placement; a few seconds
+# every theme, shape and placement, of the sixteen and of the 21 held-out themes; a few seconds
+SAMPLE = (sample(every=41) + variants(every=41, themes=HELDOUT, extra_chrome=EXTRA)
+          + variants(every=41, themes=HELDOUT2, extra_chrome={k: EXTRA2[k] + EXTRA[k] for k in EXTRA})
+          + variants(every=41, themes=HELDOUT3, extra_chrome={k: EXTRA3[k] + EXTRA[k] for k in EXTRA})
+          + variants(every=41, themes=HELDOUT4, extra_chrome={k: EXTRA4[k] + EXTRA[k] for k in EXTRA}))
 scored = functools.cache(score)  # each page extracted once for both tests
 
 

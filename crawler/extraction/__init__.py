@@ -10,6 +10,6 @@ from crawler.extraction.article import Extracted, NotAnArticle, extract
 # Raise it with any change to this package that makes some page read otherwise: a stored
 # version read by another extractor is re-read before it is compared (README, "The raw archive
 # and re-extraction"), so an extractor change never alerts anyone.
-EXTRACTION_VERSION = 1
+EXTRACTION_VERSION = 2
 
 __all__ = ["EXTRACTION_VERSION", "Extracted", "NotAnArticle", "extract"]

@@ -42,6 +42,8 @@ from crawler.extraction.body import (
     main_stretch,
     not_past_the_end,
     unglued_lines,
+    without_closing_labels,
+    words_of_no_text,
 )
 from crawler.extraction.boilerplate import cut_boilerplate, cut_inline_widgets
 from crawler.extraction.boxes import aside_blocks, form_widgets, has_own_text, is_listing, teaser_cards
@@ -149,12 +151,13 @@ def _article(page: Page, paragraphs: list[str]) -> tuple[str, list[Located]]:
     if not body:  # trafilatura took teasers or widgets for the content: read the lines after the title
         read = article_text(page, lines_after_title(page), title, asides)
         body = not_past_the_end(page, main_stretch(page, read, cards), ends)
-    body = fill_gaps(page, body)
+    body = fill_gaps(page, body, asides)
     title = strip_site(page.unglued(title), page.words) or page.unglued(title)
     body = [(text, at) for text, at in ((page.unglued(t), at) for t, at in body)
             if alnum(text) and not page.is_noise(text)]
     if not title or not valid_title(title, page.words):
         raise NotAnArticle(f"{page.url}: no title")
+    body = words_of_no_text(page, without_closing_labels(page, body), asides)
     if not body:
         body = captions(page, asides)  # a photo post: its caption is all it says
     if is_listing(page, cards, body):

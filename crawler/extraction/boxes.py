@@ -8,15 +8,29 @@ from itertools import islice
 
 from lxml.html import HtmlElement
 
-from crawler.extraction.lines import HEADINGS, Span, block_from, inside, is_text, span
+from crawler.extraction.lines import HEADINGS, Line, Span, block_from, inside, is_text, span
 from crawler.extraction.page import Located, Page, is_label, says_something
 from crawler.extraction.phrases import alnum
 
 
 def teaser_cards(page: Page) -> list[Span]:
     """Blocks that present another post: its linked title, then its excerpt."""
-    teasers = {i for i, r in enumerate(page.lines) if r.kind == "substantial" and page.is_other_article(r.href)}
+    teasers = {i for i, r in enumerate(page.lines) if r.kind == "substantial" and (
+        page.is_other_article(r.href) or (r.linked >= 0.5 and page.is_other_article(_link_of(r))))}
     return [block_from(page.lines, i, teasers, page.title_at) for i in sorted(teasers)]
+
+
+def _link_of(line: Line) -> str | None:
+    """The link most of a line is the text of (a title beside its date: "Title 12 May 2025")."""
+    hrefs = set()
+    for element, kind in line.pieces:
+        holder = element if kind == "text" else element.getparent()
+        while holder is not None and holder is not line.owner:
+            if holder.tag == "a" and holder.get("href"):
+                hrefs.add(holder.get("href"))
+                break
+            holder = holder.getparent()
+    return hrefs.pop() if len(hrefs) == 1 else None
 
 
 def aside_blocks(page: Page, text: frozenset[int], cards: list[Span]) -> list[Span]:
@@ -27,7 +41,8 @@ def aside_blocks(page: Page, text: frozenset[int], cards: list[Span]) -> list[Sp
     holds none of the lines that say something either."""
     starts = {first for first, _ in cards}
     headings = [i for i, line in enumerate(page.lines) if page.words.is_aside_heading(line.folded)
-                or (i + 1 in starts and i != page.title_at and i not in page.captions and is_label(line))]
+                or (i + 1 in starts and i != page.title_at and i not in page.captions and is_label(line)
+                    and not page.is_meta(i))]  # a date line right above a box is no heading of it
     start = (page.title_at or -1) + 1
     in_cards = {i for first, last in cards for i in range(first, last + 1)}
     first_own = next((i for i, line in enumerate(page.lines[start:], start) if i not in in_cards

@@ -138,6 +138,10 @@ def block_from(lines: list[Line], index: int, others: set[int], title_at: int | 
     any of the lines `kept`."""
     found = (index, index)
     element = lines[index].owner
+    own = span(lines, index, element)  # the line's block may hold more lines (an excerpt in its item)
+    if own[0] == index and not any(own[0] < other <= own[1] for other in (*others, *kept)) and not (
+            title_at is not None and own[0] < title_at <= own[1]):
+        found = own
     while (parent := element.getparent()) is not None and parent.tag != "body":
         first, last = span(lines, index, parent)
         holds_another = any(first <= other <= last for other in (*others, *kept) if other != index)

@@ -83,7 +83,12 @@ class Page:
                     return index
         # the head of a line, the rest trafilatura left out (a ticker's label before its links)
         heads = (index for index, other in enumerate(self.keys) if wanted and other.startswith(wanted))
-        return next(heads, None)
+        if (found := next(heads, None)) is not None or len(wanted) < 40:
+            return found
+        # a line and the next block's text, a few words between them left out (a title, its
+        # <time> dropped, and its excerpt): the first line most of which starts the paragraph
+        return next((index for index, other in enumerate(self.keys) if len(other) >= 20
+                     and wanted.startswith(other[:20]) and _dropped_date(wanted, other)), None)
 
     def covered(self, paragraph: str, at: int) -> list[int]:
         """The lines, from line `at` on, that a paragraph of trafilatura's is made of, in order;
@@ -185,6 +190,14 @@ class Page:
     def unglued(self, text: str) -> str:
         """The last guard: long widget phrases that markup glued to real text, cut out of it."""
         return cut(text, self.words.unmistakable) if self.words.unmistakable.search(fold(text)) else text
+
+
+def _dropped_date(paragraph: str, line: str) -> bool:
+    """Whether a paragraph's key starts with most of a line's, the rest of the line left out a
+    date or count (its digits): a title whose <time> trafilatura dropped."""
+    head = next((i for i, (a, b) in enumerate(zip(paragraph, line, strict=False)) if a != b),
+                min(len(paragraph), len(line)))
+    return head >= 0.6 * len(line) and any(c.isdigit() for c in line[head:])
 
 
 def is_link_label(line: Line) -> bool:

@@ -116,6 +116,7 @@ class Words:
     # where day and month cannot be told apart
     date: re.Pattern[str]
     months: dict[str, int]  # folded month names and unambiguous abbreviations
+    counters: frozenset[str] = frozenset()  # the one-word furniture words: "views", "vues", "مشاهدة"
 
     def made_of(self, pattern: re.Pattern[str], folded: str, leftover: int = 0, share: float = 1.0) -> bool:
         """Whether `folded` is these phrases: at most `leftover` other letters, or the phrases
@@ -159,6 +160,16 @@ class Words:
         if words <= 6 and self.bylines.match(folded) and not folded.endswith((".", "!", "?")):
             return True
         return bool(self.footer.search(folded))
+
+    def counts(self, folded: str) -> bool:
+        """A short line that counts something: a number (not a year, no date) and a furniture word
+        ("This page has been viewed 9,131 times", "Cette page a été vue 9 131 fois"); never a sentence."""
+        words = _WORD.findall(folded)
+        counted = [w for w in words if w.isdigit() and not re.fullmatch(r"(?:19|20)\d\d", w)]  # no year
+        if len(words) > 9 or not counted or _SENTENCE_END.search(folded) or self.has_date(folded):
+            return False
+        return any(w in self.counters or w.removesuffix("ed") in self.counters
+                   or (w.startswith("ال") and w[2:] in self.counters) for w in words)
 
     def _is_furniture_word(self, word: str) -> bool:
         # Arabic writes the article into the word: "المشاهدات" is "مشاهدات" (views), "الوسوم" "وسوم"
@@ -238,4 +249,5 @@ def _compile_words(month_names: Names, weekday_names: Names, date_words: Phrases
         footer=re.compile(_alternation(footer_phrases)),
         date=re.compile(date),
         months=months,
+        counters=frozenset(fold(phrase) for phrase in furniture_words if len(_WORD.findall(fold(phrase))) == 1),
     )
