@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from crawler.extraction import EXTRACTION_VERSION
 from fixtures import extractor_change
 from monitor.diff import compare
 from storage import subscribers
@@ -64,7 +65,8 @@ def test_an_extractor_change_between_two_crawls_of_an_unchanged_mirror_is_no_cha
     with Session(engine) as session:  # the history now holds tonight's reading, marked as ours
         latest = session.scalars(select(ArticleVersion).where(ArticleVersion.rebaseline.is_(True))).all()
     assert len(latest) == rebaselined
-    assert {version.extraction.split(";")[0] for version in latest} == {"extraction 2"}
+    # Read by tonight's extractor: the project's extraction version, one up (fixtures/extractor_change.py)
+    assert {version.extraction.split(";")[0] for version in latest} == {f"extraction {EXTRACTION_VERSION + 1}"}
 
     again = crawl(mirror.base_url, engine, *FULL)  # the next night under the same extractor: nothing to do
     assert "no changes" in again.stderr and "re-baselined" not in again.stderr
