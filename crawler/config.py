@@ -76,7 +76,7 @@ def site_profile(settings: BaseSettings) -> SiteProfile:
     """The profile NEWSWATCH_SITE names."""
     name = settings.get("NEWSWATCH_SITE")
     if name not in PROFILES:
-        raise BadSetting("NEWSWATCH_SITE", name, f"expected a profile of crawler/sites.py: {', '.join(PROFILES)}")
+        raise BadSetting("NEWSWATCH_SITE", name, f"expected a profile of crawler/sites/: {', '.join(PROFILES)}")
     return PROFILES[name]
 
 

@@ -20,7 +20,7 @@ COMMANDS_MODULE = "crawler.commands"
 ADDONS = {"crawler.config.Environment": 0, "crawler.logs.OperatorLog": 10}
 
 # What to watch, and where to store it. The site URL and languages default to the site profile's
-# (crawler/sites.py): its origin, and all of its languages.
+# (crawler/sites/): its origin, and all of its languages.
 NEWSWATCH_SITE = sites.DEFAULT_SITE
 NEWSWATCH_SITE_URL = ""
 NEWSWATCH_LANGUAGES: list[str] = []

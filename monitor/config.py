@@ -143,7 +143,7 @@ database_option = _option(
 )
 site_option = _option(
     "--site", envvar="NEWSWATCH_SITE", type=click.Choice(sorted(PROFILES)), default=DEFAULT_SITE,
-    show_default=True, help="Which site profile (crawler/sites.py).",
+    show_default=True, help="Which site profile (crawler/sites/).",
 )
 
 

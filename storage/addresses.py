@@ -1,6 +1,6 @@
 """Where stored releases live: every article URL on its site's own origin.
 
-A release is identified by its site's public origin (the site profile's, crawler/sites.py) and
+A release is identified by its site's public origin (the site profile's, crawler/sites/) and
 its canonical path; the address a crawl fetches from (the site, a mirror, a new domain) is no
 part of it. `rehome` moves URLs stored under another origin onto the site's: those written by
 code before migration 0004 (which stored the fetch origin) and, after a site profile names a new

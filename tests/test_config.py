@@ -97,7 +97,7 @@ BAD = [
     ({"NEWSWATCH_EXTRACT_WORKERS": "-1"}, [], "NEWSWATCH_EXTRACT_WORKERS='-1': expected a whole number"),
     ({"NEWSWATCH_STORE_BATCH": "many"}, [], "NEWSWATCH_STORE_BATCH='many': expected a whole number"),
     ({}, ["-s", "NEWSWATCH_STORE_SECONDS=soon"], "NEWSWATCH_STORE_SECONDS='soon': expected a number of seconds"),
-    ({"NEWSWATCH_SITE": "unknown"}, [], "NEWSWATCH_SITE='unknown': expected a profile of crawler/sites.py: icesco"),
+    ({"NEWSWATCH_SITE": "unknown"}, [], "NEWSWATCH_SITE='unknown': expected a profile of crawler/sites/: icesco"),
     ({"NEWSWATCH_SITE_URL": "icesco.org"}, [], "NEWSWATCH_SITE_URL='icesco.org': expected an http:// or https://"),
     ({"NEWSWATCH_SITEMAPS": "maybe"}, [], "NEWSWATCH_SITEMAPS='maybe': expected True or False"),
     ({"NEWSWATCH_TODAY": "tomorrow"}, [], "NEWSWATCH_TODAY='tomorrow': expected a date YYYY-MM-DD"),
