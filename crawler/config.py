@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
-from crawler.sites import PROFILES, SiteProfile
+from crawler import sites
+from crawler.sites import ProfileError, SiteProfile
 from storage.db import BadDatabaseURL, check_url
 
 # Above settings.py ("project", 20), below -s and -a ("cmdline", 40) and a spider's custom_settings.
@@ -41,6 +42,15 @@ class BadSetting(ValueError):
     def __init__(self, name: str, value: object, accepted: str) -> None:
         self.name, self.value = name, value
         super().__init__(f"bad setting {name}={value!r}: {accepted}")
+
+
+class BadProfile(BadSetting):
+    """A site profile that cannot be used (bundled or the operator's): the message names each file
+    and every mistake."""
+
+    def __init__(self, error: ProfileError) -> None:
+        self.name, self.value = "NEWSWATCH_SITES_DIR", None
+        ValueError.__init__(self, f"bad site profile: {error}")
 
 
 class Environment:
@@ -72,12 +82,22 @@ def from_spider_arguments(settings: BaseSettings, arguments: Mapping[str, object
             settings.set(name, arguments[argument], "cmdline")
 
 
+def site_profiles(settings: BaseSettings) -> dict[str, SiteProfile]:
+    """Every site profile: crawler/sites/ and the folder NEWSWATCH_SITES_DIR names (BadProfile if one is bad)."""
+    try:
+        return sites.configured(settings.get("NEWSWATCH_SITES_DIR") or "")
+    except ProfileError as error:
+        raise BadProfile(error) from None
+
+
 def site_profile(settings: BaseSettings) -> SiteProfile:
     """The profile NEWSWATCH_SITE names."""
     name = settings.get("NEWSWATCH_SITE")
-    if name not in PROFILES:
-        raise BadSetting("NEWSWATCH_SITE", name, f"expected a profile of crawler/sites/: {', '.join(PROFILES)}")
-    return PROFILES[name]
+    profiles = site_profiles(settings)
+    if name not in profiles:
+        where = "crawler/sites/" + (" or NEWSWATCH_SITES_DIR" if settings.get("NEWSWATCH_SITES_DIR") else "")
+        raise BadSetting("NEWSWATCH_SITE", name, f"expected a profile of {where}: {', '.join(profiles)}")
+    return profiles[name]
 
 
 def site_url(settings: BaseSettings) -> str:

@@ -22,6 +22,8 @@ ADDONS = {"crawler.config.Environment": 0, "crawler.logs.OperatorLog": 10}
 # What to watch, and where to store it. The site URL and languages default to the site profile's
 # (crawler/sites/): its origin, and all of its languages.
 NEWSWATCH_SITE = sites.DEFAULT_SITE
+# A folder of the operator's site profiles (NAME.toml each), besides crawler/sites/ ("": none).
+NEWSWATCH_SITES_DIR = ""
 NEWSWATCH_SITE_URL = ""
 NEWSWATCH_LANGUAGES: list[str] = []
 NEWSWATCH_DATABASE_URL = storage.DEFAULT_DATABASE_URL

@@ -17,16 +17,14 @@ from typing import Any
 
 import click
 
-from crawler.sites import ICESCO, PROFILES
+from crawler import sites
 from monitor.mail import settings as mail
 from storage import DEFAULT_DATABASE_URL
 
 Command = Callable[..., Any]
 Decorator = Callable[[Command], Command]
 
-# Every language of every site profile, in the profiles' order (en, fr, ar): a digest's order too.
-LANGUAGES = tuple(dict.fromkeys(language for profile in PROFILES.values() for language in profile.languages))
-DEFAULT_SITE = ICESCO.name
+DEFAULT_SITE = sites.DEFAULT_SITE
 DEFAULT_CRON = "0 2 * * *"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_NOTIFY_EVERY = 5  # minutes
@@ -38,7 +36,59 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SUPPORTED_DATABASES = "sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
 
 
+# --------------------------------------------------------------------------- site profiles
+
+
+def profiles() -> dict[str, sites.SiteProfile]:
+    """Every site profile: crawler/sites/ and NEWSWATCH_SITES_DIR's (read once; checked by the
+    `newswatch` group before any command runs, so a bad one never gets this far)."""
+    return sites.configured()
+
+
+def site_names() -> tuple[str, ...]:
+    """The names of the configured sites, bundled first."""
+    return tuple(profiles())
+
+
+def languages() -> tuple[str, ...]:
+    """Every language of every site profile, in the profiles' order (en, fr, ar): a digest's order too."""
+    return tuple(dict.fromkeys(language for profile in profiles().values() for language in profile.languages))
+
+
+def several_sites() -> bool:
+    """Whether more than one site is configured: only then do lists, forms and e-mails name sites."""
+    return len(profiles()) > 1
+
+
+def site_title(name: str) -> str:
+    """How a site is named to people: its profile's first site name (`ICESCO`), else its name."""
+    profile = profiles().get(name)
+    return profile.site_names[0] if profile is not None and profile.site_names else name
+
+
+def check_profiles() -> str | None:
+    """What is wrong with the site profiles, in one line, or None when they can all be used."""
+    try:
+        sites.configured()
+    except sites.ProfileError as error:
+        return f"bad site profile: {error}"
+    return None
+
+
 # --------------------------------------------------------------------------- types
+
+
+class Among(click.ParamType[str]):
+    """One of a list of names read when a value is checked, not at import (site profiles are files)."""
+
+    def __init__(self, name: str, values: Callable[[], Sequence[str]]) -> None:
+        self.name, self.values = name, values
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        allowed = self.values()
+        if value not in allowed:
+            self.fail(f"{value!r} is not one of {', '.join(map(repr, allowed))}", param, ctx)
+        return str(value)
 
 
 class DatabaseURL(click.ParamType[str]):
@@ -142,9 +192,11 @@ database_option = _option(
     show_default=True, help="SQLAlchemy database URL.",
 )
 site_option = _option(
-    "--site", envvar="NEWSWATCH_SITE", type=click.Choice(sorted(PROFILES)), default=DEFAULT_SITE,
-    show_default=True, help="Which site profile (crawler/sites/).",
+    "--site", envvar="NEWSWATCH_SITE", type=Among("site", site_names), default=DEFAULT_SITE,
+    show_default=True, help="Which site profile (crawler/sites/ or NEWSWATCH_SITES_DIR).",
 )
+language_type = Among("language", languages)
+site_type = Among("site", site_names)
 
 
 # --------------------------------------------------------------------------- the brake and health

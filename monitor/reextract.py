@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crawler import sites
 from crawler.extraction.fingerprint import fingerprint
-from crawler.sites import PROFILES
 from monitor.diff import compare
 from monitor.diffview import summary
 from storage import rawpages, repository
@@ -48,7 +48,7 @@ def reextract(session: Session, *, dry_run: bool) -> Reextraction:
 
     found = Reextraction()
     for url, site, version in _latest(session):
-        profile = PROFILES.get(site)
+        profile = sites.configured().get(site)
         try:
             if version.raw_sha256 is None:
                 raise rawpages.RawPageMissing(url)
@@ -57,7 +57,7 @@ def reextract(session: Session, *, dry_run: bool) -> Reextraction:
             found.no_page += 1
             continue
         if profile is None:
-            found.failed.append((url, f"no site profile {site!r} in crawler/sites.py"))
+            found.failed.append((url, f"no site profile {site!r} in crawler/sites/ or NEWSWATCH_SITES_DIR"))
             continue
         found.checked += 1
         try:

@@ -256,6 +256,8 @@ class Subscriber(Base):
     unsubscribed_at: Mapped[dt.datetime | None]
     # The language of the subscriber's digests and pages; None: the first of `languages`.
     locale: Mapped[str | None] = mapped_column(String(8))
+    # The sites (profile names) whose runs are mailed; None: every site, those added later too.
+    sites: Mapped[list[str] | None] = mapped_column(JSON_TYPE, default=None)
 
 
 class Delivery(Base):

@@ -49,6 +49,7 @@ class NewSubscriber:
     languages: tuple[str, ...]
     kinds: tuple[str, ...]
     token: str
+    sites: tuple[str, ...] | None = None  # None: every site
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class SubscriberSummary:
     unsubscribed_at: dt.datetime | None
     sent: int
     pending: int
+    sites: list[str] | None = None  # None: every site
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,18 @@ def check_languages(languages: Iterable[str], known: Sequence[str]) -> tuple[str
             if unknown else f"choose at least one language among {', '.join(known)}"
         )
     return chosen
+
+
+def check_sites(sites: Iterable[str] | None, known: Sequence[str]) -> tuple[str, ...] | None:
+    """The sites chosen, in the order of `known`; None (every site, those added later too) for none
+    chosen or all of them. SubscriberError for an unknown one."""
+    chosen = {site.strip() for site in sites or () if site.strip()}
+    unknown = sorted(chosen - set(known))
+    if unknown:
+        raise SubscriberError(f"unknown site {', '.join(map(repr, unknown))}: choose among {', '.join(known)}")
+    if not chosen or chosen == set(known):
+        return None
+    return tuple(site for site in known if site in chosen)
 
 
 def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
@@ -155,14 +169,18 @@ def add_subscriber(
     key: bytes,
     now: dt.datetime,
     locale: str | None = None,
+    sites: Sequence[str] | None = None,
+    known_sites: Sequence[str] = (),
 ) -> NewSubscriber:
-    """Subscribe `email` to `languages` (among `known_languages`) and `kinds`, with a new token.
+    """Subscribe `email` to `languages` (among `known_languages`), `kinds` and `sites` (among
+    `known_sites`; none: every site), with a new token.
 
     SubscriberError for an invalid address, language or kind, or an address still
     subscribed; an address that unsubscribed comes back with its new choices and a new token.
     """
     address = normalize_email(email)
     languages, kinds = check_languages(languages, known_languages), check_kinds(kinds)
+    chosen_sites = check_sites(sites, known_sites)
     subscriber = find_subscriber(session, address)
     if subscriber is not None and subscriber.unsubscribed_at is None:
         raise SubscriberError(
@@ -178,10 +196,11 @@ def add_subscriber(
     subscriber.created_at = now
     subscriber.languages, subscriber.kinds = list(languages), list(kinds)
     subscriber.locale = locale
+    subscriber.sites = list(chosen_sites) if chosen_sites is not None else None
     subscriber.token_id, subscriber.token_hash = token_id, token_hash(token)
     subscriber.unsubscribed_at = None
     session.flush()
-    return NewSubscriber(subscriber.id, address, tuple(languages), tuple(kinds), token)
+    return NewSubscriber(subscriber.id, address, tuple(languages), tuple(kinds), token, chosen_sites)
 
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
@@ -211,12 +230,15 @@ def by_token(session: Session, token: str) -> Subscriber:
 
 def set_preferences(
     session: Session, token: str, languages: Sequence[str], kinds: Sequence[str], *, known_languages: Sequence[str],
-    locale: str | None,
+    locale: str | None, sites: Sequence[str] | None = None, known_sites: Sequence[str] = (),
 ) -> Subscriber:
-    """Change the languages, kinds and digest language of the token's owner, who is subscribed again
-    if they had left (the token proves the address). SubscriberError, UnknownToken."""
+    """Change the languages, kinds, sites (None: left as they are) and digest language of the token's
+    owner, who is subscribed again if they had left (the token proves the address). SubscriberError, UnknownToken."""
     chosen_languages, chosen_kinds = check_languages(languages, known_languages), check_kinds(kinds)
+    chosen_sites = check_sites(sites, known_sites) if sites is not None else None
     subscriber = by_token(session, token)
+    if sites is not None:
+        subscriber.sites = list(chosen_sites) if chosen_sites is not None else None
     subscriber.languages, subscriber.kinds = list(chosen_languages), list(chosen_kinds)
     subscriber.locale = locale
     subscriber.unsubscribed_at = None
@@ -270,12 +292,20 @@ def list_subscribers(session: Session) -> list[SubscriberSummary]:
     rows = session.execute(select(Subscriber, count("sent"), count("pending")).order_by(Subscriber.email))
     return [
         SubscriberSummary(s.email, list(s.languages), list(s.kinds), s.unsubscribed_at is None,
-                          s.created_at, s.unsubscribed_at, sent, pending)
+                          s.created_at, s.unsubscribed_at, sent, pending, list(s.sites) if s.sites is not None else None)
         for s, sent, pending in rows
     ]
 
 
-def wants(subscriber: Subscriber, keys: set[tuple[str, str]]) -> bool:
-    """Whether any of the (language, kind) pairs of changes is among what the subscriber asked for."""
+def follows(subscriber: Subscriber, site: str) -> bool:
+    """Whether the subscriber hears about `site` (no choice of sites: every site)."""
+    return subscriber.sites is None or site in subscriber.sites
+
+
+def wants(subscriber: Subscriber, keys: set[tuple[str, str]], site: str | None = None) -> bool:
+    """Whether any of the (language, kind) pairs of changes (of a run of `site`) is among what the
+    subscriber asked for."""
+    if site is not None and not follows(subscriber, site):
+        return False
     kinds = covered_kinds(subscriber.kinds)
     return any(language in subscriber.languages and kind in kinds for language, kind in keys)

@@ -52,7 +52,7 @@ from crawler.extraction.metadata import page_date, strip_site, valid_title
 from crawler.extraction.page import Located, Page
 from crawler.extraction.phrases import alnum, fold, profile_words
 from crawler.extraction.title import find_title
-from crawler.sites import ICESCO, SiteProfile
+from crawler.sites import DEFAULT_SITE, SiteProfile, bundled
 from crawler.urls import article_ref
 
 logger = logging.getLogger(__name__)
@@ -77,8 +77,10 @@ class Extracted:
         return "\n\n".join(self.paragraphs)
 
 
-def extract(html: bytes | str, url: str, profile: SiteProfile = ICESCO) -> Extracted:
-    """Extract one release from an article page; raise NotAnArticle when there is none."""
+def extract(html: bytes | str, url: str, profile: SiteProfile | None = None) -> Extracted:
+    """Extract one release from an article page (of the default site unless `profile` says another);
+    raise NotAnArticle when there is none."""
+    profile = profile or bundled()[DEFAULT_SITE]
     ref = article_ref(url, profile)
     if ref is None:
         raise NotAnArticle(f"{url}: not an article URL (expected /{{lang}}/YYYY/MM/DD/{{slug}}/)")

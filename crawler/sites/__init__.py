@@ -1,12 +1,18 @@
 """Site profiles: everything that is specific to one watched site, declared, not coded.
 
-Each site is a TOML file in this folder (`icesco.toml` is the first), read and checked at import.
+Each site is a TOML file: those of this folder (`icesco.toml` is the first), and the operator's in
+the folder NEWSWATCH_SITES_DIR names, if any. They are read and checked when first asked for, never
+at import: `configured()` returns them all, or raises one ProfileError naming each bad file and every
+mistake in it (two profiles of one name are a mistake too).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -53,6 +59,11 @@ class SiteProfile:
     # Closing tags every page of the site ends with (any one of them will do): a page without
     # them was cut short on its way (crawler.wholeness). Empty for a site that omits them.
     page_end: tuple[str, ...] = ("</body>", "</html>")
+
+    @property
+    def title(self) -> str:
+        """How the site is named to people (digests, lists): its first site name, else its name."""
+        return self.site_names[0] if self.site_names else self.name
 
 
 class ProfileError(ValueError):
@@ -141,18 +152,70 @@ def _strings(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) and item for item in value)
 
 
-def _bundled() -> dict[str, SiteProfile]:
-    """The profiles in this package, by name (`icesco.toml` declares `icesco`)."""
-    profiles = {}
-    for path in sorted(Path(__file__).parent.glob("*.toml")):
-        profile = load_profile(path)
+# The variable (and crawl setting) naming the operator's folder of site profiles.
+SITES_DIR_VARIABLE = "NEWSWATCH_SITES_DIR"
+BUNDLED_DIR = Path(__file__).parent
+# The site crawled unless NEWSWATCH_SITE names another profile.
+DEFAULT_SITE = "icesco"
+
+
+def configured(sites_dir: str | Path | None = None, *, reread: bool = False) -> dict[str, SiteProfile]:
+    """Every site profile, by name: the bundled ones, then the operator's (`sites_dir`, else
+    NEWSWATCH_SITES_DIR of the environment; empty: none). Read once per folder, unless `reread`
+    (the scheduler, each night, sees the files as they are then).
+
+    ProfileError names every bad file and every mistake in each, on one line.
+    """
+    if sites_dir is None:
+        sites_dir = os.environ.get(SITES_DIR_VARIABLE, "")
+    if reread:
+        _read.cache_clear()
+    return _read(str(sites_dir).strip())
+
+
+def sites_dir_of(environ: Mapping[str, str]) -> str:
+    """The operator's folder of profiles NEWSWATCH_SITES_DIR of `environ` names ("" for none)."""
+    return environ.get(SITES_DIR_VARIABLE, "").strip()
+
+
+@functools.lru_cache(maxsize=8)
+def _read(sites_dir: str) -> dict[str, SiteProfile]:
+    paths = sorted(BUNDLED_DIR.glob("*.toml"))
+    mistakes: list[str] = []
+    if sites_dir:
+        folder = Path(sites_dir)
+        if not folder.is_dir():
+            raise ProfileError(f"{SITES_DIR_VARIABLE}={sites_dir!r}: not a directory (a folder of NAME.toml site "
+                               "profiles)")
+        paths += sorted(folder.glob("*.toml"))
+    profiles: dict[str, SiteProfile] = {}
+    where: dict[str, Path] = {}
+    for path in paths:
+        try:
+            profile = load_profile(path)
+        except ProfileError as error:
+            mistakes.append(str(error))
+            continue
         if profile.name != path.stem:
-            raise ProfileError(f"{path}: name: {profile.name!r} must be the file's name, {path.stem!r}")
-        profiles[profile.name] = profile
+            mistakes.append(f"{path}: name: {profile.name!r} must be the file's name, {path.stem!r}")
+        elif profile.name in profiles:
+            mistakes.append(f"{path}: name: {profile.name!r} is already the name of {where[profile.name]}")
+        else:
+            profiles[profile.name], where[profile.name] = profile, path
+    if mistakes:
+        raise ProfileError(" | ".join(mistakes))
     return profiles
 
 
-PROFILES = _bundled()
-ICESCO = PROFILES["icesco"]
-# The site crawled unless NEWSWATCH_SITE names another profile.
-DEFAULT_SITE = ICESCO.name
+def bundled() -> dict[str, SiteProfile]:
+    """The profiles of this package only, by name (`icesco.toml` declares `icesco`)."""
+    return _read("")
+
+
+def __getattr__(name: str) -> object:
+    # PROFILES (the bundled profiles) and ICESCO, read when first used rather than at import.
+    if name == "PROFILES":
+        return bundled()
+    if name == "ICESCO":
+        return bundled()["icesco"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

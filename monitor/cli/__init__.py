@@ -8,14 +8,22 @@ The command modules import only click at load time: each command imports what it
 
 from __future__ import annotations
 
+import sys
+
 import click
 
+from monitor import config
 from monitor.cli import archive, demo, health, holds, mail, records, schedule, serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """newswatch: crawl an organisation's news releases, store every version, report changes."""
+    # Before any command reads its options: a bad site profile is one line and status 2, as for
+    # any bad setting, never a traceback halfway through a command.
+    if problem := config.check_profiles():
+        click.echo(f"newswatch: {problem}", err=True)
+        sys.exit(2)
 
 
 for command in (

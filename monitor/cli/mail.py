@@ -44,15 +44,19 @@ def subscribers() -> None:
 
 @subscribers.command("add")
 @click.argument("email")
-@click.option("--languages", default=",".join(config.LANGUAGES), show_default=True,
-              help=f"Comma-separated languages of the releases to hear about ({', '.join(config.LANGUAGES)}).")
+@click.option("--languages", default=None,
+              help="Comma-separated languages of the releases to hear about [default: every language of the "
+                   "configured sites].")
+@click.option("--site", "sites", multiple=True, type=config.site_type,
+              help="A site whose runs to hear about; repeat for several [default: every site, those added later "
+                   "too].")
 @click.option("--kinds", help="Comma-separated kinds of change (added, edited, removed) [default: all]; a release "
                                 "back online counts as added and as removed.")
 @config.public_url_option
 @config.secret_key_options
 @config.database_option
-def add(email: str, languages: str, kinds: str | None, public_url: str, secret_key: SecretKey,
-        database_url: str) -> None:
+def add(email: str, languages: str | None, sites: tuple[str, ...], kinds: str | None, public_url: str,
+        secret_key: SecretKey, database_url: str) -> None:
     """Subscribe EMAIL and print its unsubscribe token (shown this once)."""
     from sqlalchemy.orm import Session
 
@@ -61,9 +65,11 @@ def add(email: str, languages: str, kinds: str | None, public_url: str, secret_k
     from storage.models import SUBSCRIBER_KINDS
 
     chosen = SUBSCRIBER_KINDS if kinds is None else _split(kinds)
+    known = config.languages()
+    wanted = list(known) if languages is None else _split(languages)
     try:  # before the database or the key is made: a refused address leaves nothing behind
         store.normalize_email(email)
-        store.check_languages(_split(languages), config.LANGUAGES)
+        store.check_languages(wanted, known)
         store.check_kinds(chosen)
     except store.SubscriberError as error:
         raise click.ClickException(str(error)) from error
@@ -72,11 +78,12 @@ def add(email: str, languages: str, kinds: str | None, public_url: str, secret_k
             first = store.any_subscriber(session) is None
             key = secret_key.load(create=first)  # a new key only while no token depends on the old one
             check_secret_key(session, key)
-            added = store.add_subscriber(session, email, _split(languages), chosen,
-                                         known_languages=config.LANGUAGES, key=key, now=_now())
+            added = store.add_subscriber(session, email, wanted, chosen, known_languages=known, key=key,
+                                         now=_now(), sites=sites, known_sites=config.site_names())
         except (store.SubscriberError, ConfigError) as error:
             raise click.ClickException(str(error)) from error
-    click.echo(f"Subscribed {added.email}: languages {', '.join(added.languages)}; "
+    of_sites = f"sites {', '.join(added.sites)}; " if added.sites is not None else ""
+    click.echo(f"Subscribed {added.email}: {of_sites}languages {', '.join(added.languages)}; "
                f"changes {', '.join(added.kinds)}.")
     click.echo(f"Unsubscribe token (shown only now; every digest carries it in its unsubscribe links):\n"
                f"  {added.token}")
@@ -113,12 +120,15 @@ def list_(database_url: str, as_json: bool) -> None:
     with open_database(database_url) as engine, Session(engine) as session:
         rows = store.list_subscribers(session)
     if as_json:
-        print_json([{"email": r.email, "languages": r.languages, "kinds": r.kinds, "subscribed": r.subscribed,
+        print_json([{"email": r.email, "sites": r.sites, "languages": r.languages, "kinds": r.kinds,
+                     "subscribed": r.subscribed,
                      "created_at": r.created_at, "unsubscribed_at": r.unsubscribed_at, "sent": r.sent,
                      "pending": r.pending} for r in rows])
         return
-    print_table(["email", "languages", "kinds", "status", "since", "sent", "pending"],
-                [[r.email, ",".join(r.languages), ",".join(r.kinds), "subscribed" if r.subscribed else "unsubscribed",
+    several = config.several_sites()
+    print_table(["email", *(["sites"] if several else []), "languages", "kinds", "status", "since", "sent", "pending"],
+                [[r.email, *([",".join(r.sites) if r.sites is not None else "all"] if several else []),
+                  ",".join(r.languages), ",".join(r.kinds), "subscribed" if r.subscribed else "unsubscribed",
                   when(r.created_at if r.subscribed else r.unsubscribed_at), r.sent, r.pending] for r in rows])
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option("--language", "-l", type=click.Choice(config.LANGUAGES), help="Only this language.")
+@click.option("--language", "-l", type=config.language_type, help="Only this language.")
 @config.database_option
 @json_option
 @wide_option
@@ -192,7 +192,6 @@ def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool
     """Show the word-level diff between two versions of the article at URL."""
     from sqlalchemy.orm import Session
 
-    from crawler.sites import PROFILES
     from monitor import diffview
     from monitor.diff import compare
     from storage.models import Article
@@ -209,7 +208,8 @@ def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool
         assert article is not None  # a foreign key
         content = compare(old, new)
     if as_html:
-        rtl = article.language in PROFILES[article.site].rtl_languages if article.site in PROFILES else False
+        profile = config.profiles().get(article.site)
+        rtl = article.language in profile.rtl_languages if profile else False
         click.echo(diffview.render_html(content, rtl=rtl, lang=article.language))
         return
     click.echo(f"version {from_} → {to}: {diffview.summary(content)}")
@@ -222,11 +222,10 @@ def diff(url: str, from_: int | None, to: int | None, as_html: bool, color: bool
 def versions_at(session: Session, url: str, site: str) -> list[ArticleVersion]:
     """The versions of the article at any spelling of `url`, on any address of the site (its own,
     a mirror's: stored URLs are on the site's origin); a clear error when it is unknown."""
-    from crawler.sites import PROFILES
     from crawler.urls import canonicalize
     from storage.repository import versions_of
 
-    profile = PROFILES[site]
+    profile = config.profiles()[site]
     candidates = [url, canonicalize(url, profile, url)]
     for candidate in dict.fromkeys(c for c in candidates if c):
         if found := versions_of(session, candidate):

@@ -37,7 +37,7 @@ def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = Non
     Every finished run but the baseline alerts: a complete one with all its changes; an
     incomplete or failed one with the additions, edits and restorations it read for sure, never a
     removal (an outage can fake those; detection writes none for such runs). Only subscribers
-    who were subscribed when it ended and asked for one of its changes (by language and kind)
+    who were subscribed when it ended and asked for one of its changes (by site, language and kind)
     get a digest: recomputing an old run never
     mails who subscribed since. Idempotent, and safe to call again after the run's
     changes were recomputed: missing digests are queued, pending ones no longer relevant
@@ -55,7 +55,7 @@ def enqueue_digests(session: Session, run_id: int, now: dt.datetime | None = Non
     if run.status != "complete":
         keys = {(language, kind) for language, kind in keys if kind != "removed"}
     audience = subscribers.subscribed_at(session, run.finished_at or now)
-    wanted = {s.id for s in audience if subscribers.wants(s, keys)}
+    wanted = {s.id for s in audience if subscribers.wants(s, keys, run.site)}
     existing = outbox.run_deliveries(session, run_id)
     for subscriber_id in sorted(wanted - existing.keys()):
         outbox.insert_delivery(session, subscriber_id, run_id, now=now)

@@ -17,7 +17,7 @@ from email.utils import make_msgid
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from crawler.sites import PROFILES
+from crawler import sites
 from monitor.mail.digest import Recipient, build_digest, compose, preferences_link, unsubscribe_links
 from monitor.mail.outbox import SEND_LEASE, retry_delay
 from monitor.mail.settings import MailSettings, WrongSecretKey
@@ -65,8 +65,9 @@ def build_message(
         raise WrongSecretKey(f"the secret key is not the one {subscriber.email} was added with")
     changes = list_changes(session, run.id, languages=subscriber.languages,
                            kinds=subscribers.covered_kinds(subscriber.kinds), with_texts=True)
-    profile = PROFILES.get(run.site)
-    digest = build_digest(run.site.upper(), run.id, run.finished_at, changes, subscriber.languages,
+    profile = sites.configured().get(run.site)
+    # The site named as its profile names it (ICESCO), in the subject and the body.
+    digest = build_digest(profile.title if profile else run.site.upper(), run.id, run.finished_at, changes, subscriber.languages,
                           rtl_languages=profile.rtl_languages if profile else (), locale=subscriber.locale,
                           public_url=settings.public_url)
     if digest.empty:

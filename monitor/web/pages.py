@@ -10,7 +10,7 @@ from urllib.parse import unquote
 from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup, escape
 
-from crawler.sites import PROFILES
+from crawler import sites
 from monitor import links
 from monitor.diff import ContentDiff, compare
 from monitor.diffview import render_html
@@ -28,13 +28,13 @@ RECENT_RUNS = 8
 
 
 def languages() -> tuple[str, ...]:
-    profile = PROFILES.get(settings().site)
+    profile = sites.configured().get(settings().site)
     return profile.languages if profile else ()
 
 
 def text_dir(language: str) -> str:
     """The direction of text in `language`, as the site profile says."""
-    profile = PROFILES.get(settings().site)
+    profile = sites.configured().get(settings().site)
     return "rtl" if profile and language in profile.rtl_languages else "ltr"
 
 
