@@ -82,22 +82,20 @@ def from_spider_arguments(settings: BaseSettings, arguments: Mapping[str, object
             settings.set(name, arguments[argument], "cmdline")
 
 
-def site_profiles(settings: BaseSettings) -> dict[str, SiteProfile]:
-    """Every site profile: crawler/sites/ and the folder NEWSWATCH_SITES_DIR names (BadProfile if one is bad)."""
-    try:
-        return sites.configured(settings.get("NEWSWATCH_SITES_DIR") or "")
-    except ProfileError as error:
-        raise BadProfile(error) from None
-
-
 def site_profile(settings: BaseSettings) -> SiteProfile:
-    """The profile NEWSWATCH_SITE names."""
+    """The profile NEWSWATCH_SITE names, from crawler/sites/ or the folder NEWSWATCH_SITES_DIR names.
+
+    BadProfile when its file (or another of its name) is wrong; a bad profile of another site
+    does not keep this one from being crawled (the scheduler crawls each site on its own).
+    """
     name = settings.get("NEWSWATCH_SITE")
-    profiles = site_profiles(settings)
-    if name not in profiles:
-        where = "crawler/sites/" + (" or NEWSWATCH_SITES_DIR" if settings.get("NEWSWATCH_SITES_DIR") else "")
-        raise BadSetting("NEWSWATCH_SITE", name, f"expected a profile of {where}: {', '.join(profiles)}")
-    return profiles[name]
+    read = sites.read_all(settings.get("NEWSWATCH_SITES_DIR") or "")
+    if name in read.usable:
+        return read.usable[name]
+    if (error := read.error(name if name in read.broken else None)) is not None:
+        raise BadProfile(error)
+    where = "crawler/sites/" + (" or NEWSWATCH_SITES_DIR" if settings.get("NEWSWATCH_SITES_DIR") else "")
+    raise BadSetting("NEWSWATCH_SITE", name, f"expected a profile of {where}: {', '.join(read.usable)}")
 
 
 def site_url(settings: BaseSettings) -> str:

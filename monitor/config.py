@@ -40,9 +40,10 @@ SUPPORTED_DATABASES = "sqlite:///PATH or postgresql+psycopg://USER@HOST/NAME"
 
 
 def profiles() -> dict[str, sites.SiteProfile]:
-    """Every site profile: crawler/sites/ and NEWSWATCH_SITES_DIR's (read once; checked by the
-    `newswatch` group before any command runs, so a bad one never gets this far)."""
-    return sites.configured()
+    """Every usable site profile: crawler/sites/ and NEWSWATCH_SITES_DIR's (read once). The `newswatch`
+    group refuses to run a command while one is bad (check_profiles), but `notify`: digests of the
+    other sites still go out."""
+    return sites.read_all().usable
 
 
 def site_names() -> tuple[str, ...]:
@@ -85,9 +86,10 @@ class Among(click.ParamType[str]):
         self.name, self.values = name, values
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        allowed = self.values()
+        allowed = tuple(self.values())
         if value not in allowed:
-            self.fail(f"{value!r} is not one of {', '.join(map(repr, allowed))}", param, ctx)
+            among = f"is not {allowed[0]!r}" if len(allowed) == 1 else f"is not one of {', '.join(map(repr, allowed))}"
+            self.fail(f"{value!r} {among}.", param, ctx)
         return str(value)
 
 
@@ -196,6 +198,31 @@ site_option = _option(
     show_default=True, help="Which site profile (crawler/sites/ or NEWSWATCH_SITES_DIR).",
 )
 language_type = Among("language", languages)
+
+
+class SiteList(click.ParamType[tuple[str, ...]]):
+    """Comma-separated names of site profiles (NEWSWATCH_SITES=icesco,partner), checked when read."""
+
+    name = "sites"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, ...]:
+        if isinstance(value, tuple):
+            return value
+        names = tuple(dict.fromkeys(part.strip() for part in str(value).split(",") if part.strip()))
+        unknown = [name for name in names if name not in site_names()]
+        if unknown:
+            self.fail(f"unknown site {', '.join(map(repr, unknown))}: choose among {', '.join(site_names())}",
+                      param, ctx)
+        return names
+
+
+nightly_sites_options = [
+    _option("--sites", "sites", envvar="NEWSWATCH_SITES", type=SiteList(), default="",
+            help="The sites crawled each night, comma-separated, one after the other [default: --site if given, "
+                 "else every configured site profile, read again each night]."),
+    _option("--site", "site", envvar="NEWSWATCH_SITE", type=Among("site", site_names), default=None,
+            help="Crawl only this site each night (NEWSWATCH_SITES wins)."),
+]
 site_type = Among("site", site_names)
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawler import exits
+from crawler import exits, sites
 from monitor import config
 from monitor.detect import detect_abandoned
 from storage import outbox, runs
@@ -50,15 +50,32 @@ class JobContext:
     """What the jobs need of the scheduler that runs them; never stored with the jobs."""
 
     database_url: str = field(repr=False)  # may hold a password
-    site: str
+    # The one site to crawl each night (NEWSWATCH_SITE given to the scheduler), unless `sites` names them.
+    site: str | None = None
     # Seconds a crawl may run before it is killed (0: no limit); None: NEWSWATCH_CRAWL_TIMEOUT of the environment.
     crawl_timeout: int | None = None
+    # The sites to crawl each night, in this order (NEWSWATCH_SITES); none: see nightly_sites.
+    sites: tuple[str, ...] = ()
 
-    def child_environ(self) -> dict[str, str]:
-        """The environment of a crawl or notify process: the scheduler's, with this context's settings."""
+    def nightly_sites(self) -> tuple[str, ...]:
+        """The sites crawled tonight, one after the other: `sites`, else `site`, else every site profile
+        configured now (crawler/sites/ and NEWSWATCH_SITES_DIR, read again each night, so that a file
+        added today is crawled tonight; a bad one is crawled too, to fail and say why in its run)."""
+        if self.sites:
+            return self.sites
+        if self.site:
+            return (self.site,)
+        read = sites.read_all(reread=True)
+        return (*read.usable, *sorted(read.broken - read.usable.keys()))
+
+    def child_environ(self, site: str | None = None) -> dict[str, str]:
+        """The environment of a crawl (of `site`) or notify process: the scheduler's, with this context's settings."""
         # SCRAPY_SETTINGS_MODULE: so `scrapy crawl` finds the project from any working directory.
-        return {"SCRAPY_SETTINGS_MODULE": "crawler.settings", **os.environ,
-                "NEWSWATCH_DATABASE_URL": self.database_url, "NEWSWATCH_SITE": self.site}
+        environ = {"SCRAPY_SETTINGS_MODULE": "crawler.settings", **os.environ,
+                   "NEWSWATCH_DATABASE_URL": self.database_url}
+        if site or self.site:
+            environ["NEWSWATCH_SITE"] = site or self.site or ""
+        return environ
 
 
 # The context of the jobs run by this thread: each thread of a scheduler's pool holds its own.
@@ -80,7 +97,12 @@ def _context(given: JobContext | None) -> JobContext:
 
 @dataclass(frozen=True)
 class NightlyReport:
-    """What one nightly job did (also the job's return value, seen by APScheduler listeners)."""
+    """What one nightly job did (also the job's return value, seen by APScheduler listeners).
+
+    Its run, status, changes and error are those of the first site crawled; `sites` holds the report
+    of each site crawled that night, in order (the first is this one's), each without e-mails: the
+    digests of every site are sent once, at the end.
+    """
 
     run_id: int | None
     status: str  # the run's status, or "refused" when another crawl held the lock
@@ -88,34 +110,63 @@ class NightlyReport:
     emails_sent: int = 0
     seconds: float = 0.0
     error: str | None = None
-
+    site: str = ""
+    sites: tuple[NightlyReport, ...] = ()
 
 
 def nightly_crawl(crawl_command: Sequence[str] | None = None, notify_command: Sequence[str] | None = None, *,
                   context: JobContext | None = None) -> NightlyReport:
-    """Crawl in a child process (detection runs inside it), settle its run, then send the digests."""
-    started, clock = dt.datetime.now(dt.UTC), time.monotonic()
+    """Crawl each site in a child process of its own, one after the other (detection runs inside it),
+    settle its run; then send the digests of them all, once. A site that fails (its crawl exits
+    non-zero, runs past its timeout or dies, its profile is bad, or its bookkeeping fails) is
+    recorded and logged, and the next site is crawled all the same."""
+    clock = time.monotonic()
     context = _context(context)
-    site, environ = context.site, context.child_environ()
     command = list(crawl_command or [sys.executable, "-m", "scrapy", "crawl", "news"])
-    logger.info("nightly crawl of %s: starting `%s`", site, " ".join(command))
     timeout = context.crawl_timeout if context.crawl_timeout is not None else config.crawl_timeout(os.environ)
     engine = make_engine(context.database_url)
+    try:
+        nights = [_crawl_site(engine, site, command, context.child_environ(site), timeout)
+                  for site in context.nightly_sites()]
+        emails = _notify(engine, notify_command, context.child_environ())
+    finally:
+        engine.dispose()
+    seconds = round(time.monotonic() - clock, 1)
+    for night in nights:
+        _log_night(night, emails if len(nights) == 1 else None, seconds if len(nights) == 1 else night.seconds)
+    if len(nights) != 1:
+        logger.info("nightly crawl of %d sites (%s): %s sent, %.1fs", len(nights),
+                    ", ".join(f"{n.site} {n.status}" for n in nights), _emails(emails), seconds)
+    first = nights[0] if nights else NightlyReport(None, "no site", dict.fromkeys(CHANGE_KINDS, 0))
+    return NightlyReport(first.run_id, first.status, first.changes, emails, seconds, first.error, first.site,
+                         tuple(nights))
+
+
+def _crawl_site(engine: Engine, site: str, command: list[str], environ: Mapping[str, str],
+                timeout: int) -> NightlyReport:
+    """Crawl one site and settle its run; whatever goes wrong is this site's failure, not the night's."""
+    started, clock = dt.datetime.now(dt.UTC), time.monotonic()
+    logger.info("nightly crawl of %s: starting `%s`", site, " ".join(command))
     try:
         child = _run(command, environ, timeout)
         run_id, status, error = _settle(engine, site, child, started)
         _detect_abandoned(engine, site)
         changes = _change_counts(engine, run_id)
-        emails = _notify(engine, notify_command, environ)
-    finally:
-        engine.dispose()
-    report = NightlyReport(run_id, status, changes, emails, round(time.monotonic() - clock, 1), error)
-    log = {"complete": logger.info, "incomplete": logger.info, "refused": logger.warning}.get(status, logger.error)
-    shown = [kind for kind in CHANGE_KINDS if kind != "restored" or changes[kind]]
-    log("nightly crawl of %s: run %s %s (%s), %s sent, %.1fs%s", site, run_id, status,
-        ", ".join(f"{changes[kind]} {kind}" for kind in shown), _emails(emails), report.seconds,
-        f": {error}" if error else "")
-    return report
+    except (OSError, SQLAlchemyError) as failure:  # the crawl could not start, or its bookkeeping failed
+        logger.exception("nightly crawl of %s failed; the other sites are crawled all the same", site)
+        run_id, status, error, changes = None, "failed", f"{type(failure).__name__}: {failure}", {}
+    changes = {kind: changes.get(kind, 0) for kind in CHANGE_KINDS}
+    return NightlyReport(run_id, status, changes, 0, round(time.monotonic() - clock, 1), error, site)
+
+
+def _log_night(night: NightlyReport, emails: int | None, seconds: float) -> None:
+    log = {"complete": logger.info, "incomplete": logger.info, "refused": logger.warning}.get(night.status,
+                                                                                              logger.error)
+    shown = [kind for kind in CHANGE_KINDS if kind != "restored" or night.changes[kind]]
+    sent = f", {_emails(emails)} sent" if emails is not None else ""
+    log("nightly crawl of %s: run %s %s (%s)%s, %.1fs%s", night.site, night.run_id, night.status,
+        ", ".join(f"{night.changes[kind]} {kind}" for kind in shown), sent, seconds,
+        f": {night.error}" if night.error else "")
 
 
 def retry_notify(notify_command: Sequence[str] | None = None, *, context: JobContext | None = None) -> int:

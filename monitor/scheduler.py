@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 NIGHTLY_JOB = "nightly-crawl"
 NOTIFY_JOB = "retry-notify"
-JOB_NAMES = {NIGHTLY_JOB: "nightly crawl, detect, notify", NOTIFY_JOB: "send pending e-mails"}
+JOB_NAMES = {NIGHTLY_JOB: "nightly crawl of each site, detect, notify", NOTIFY_JOB: "send pending e-mails"}
 # APScheduler's own table; storage/migrations/env.py tells Alembic to leave it alone.
 JOBSTORE_TABLE = "apscheduler_jobs"
 
@@ -64,7 +64,10 @@ class ScheduleConfig:
     """What to schedule, and when; commands default to `scrapy crawl news` and `newswatch notify`."""
 
     database_url: str = DEFAULT_DATABASE_URL
-    site: str = config.DEFAULT_SITE
+    # The sites crawled each night, one after the other: `sites`, else `site`, else every site
+    # profile configured that night (monitor.jobs.JobContext.nightly_sites).
+    site: str | None = None
+    sites: tuple[str, ...] = ()
     cron: str = config.DEFAULT_CRON
     timezone: str = config.DEFAULT_TIMEZONE
     notify_every_minutes: int = config.DEFAULT_NOTIFY_EVERY
@@ -164,7 +167,8 @@ def build_scheduler(config: ScheduleConfig, *, engine: Engine | None = None) -> 
     migrate(engine)  # the jobs need our tables; the job store creates its own
     store = SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)
     # The pool's threads hold the jobs' context, so that the job store never does.
-    context = JobContext(database_url=config.database_url, site=config.site, crawl_timeout=config.crawl_timeout_seconds)
+    context = JobContext(database_url=config.database_url, site=config.site, crawl_timeout=config.crawl_timeout_seconds,
+                         sites=config.sites)
     executor = ThreadPoolExecutor(max_workers=2, pool_kwargs={"initializer": use_context, "initargs": (context,)})
     scheduler = NightlyScheduler(
         jobstores={"default": store},

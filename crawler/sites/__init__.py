@@ -12,7 +12,6 @@ import functools
 import os
 import re
 import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -159,6 +158,22 @@ BUNDLED_DIR = Path(__file__).parent
 DEFAULT_SITE = "icesco"
 
 
+@dataclass(frozen=True)
+class Profiles:
+    """The site profiles of the bundled folder and the operator's, as read: those that can be used,
+    and what is wrong with the others (a file per entry: `path: mistake; mistake`)."""
+
+    usable: dict[str, SiteProfile]
+    mistakes: tuple[str, ...] = ()
+    # Names no profile can be used under: a bad file of that name, or two files of that name.
+    broken: frozenset[str] = frozenset()
+
+    def error(self, only: str | None = None) -> ProfileError | None:
+        """One ProfileError naming every mistake (of the file of site `only`, if given), or None."""
+        mistakes = [m for m in self.mistakes if only is None or f"{only}.toml: " in m]
+        return ProfileError(" | ".join(mistakes)) if mistakes else None
+
+
 def configured(sites_dir: str | Path | None = None, *, reread: bool = False) -> dict[str, SiteProfile]:
     """Every site profile, by name: the bundled ones, then the operator's (`sites_dir`, else
     NEWSWATCH_SITES_DIR of the environment; empty: none). Read once per folder, unless `reread`
@@ -166,6 +181,14 @@ def configured(sites_dir: str | Path | None = None, *, reread: bool = False) -> 
 
     ProfileError names every bad file and every mistake in each, on one line.
     """
+    read = read_all(sites_dir, reread=reread)
+    if (error := read.error()) is not None:
+        raise error
+    return read.usable
+
+
+def read_all(sites_dir: str | Path | None = None, *, reread: bool = False) -> Profiles:
+    """Every site profile as `configured`, without raising: a bad file does not keep the others from use."""
     if sites_dir is None:
         sites_dir = os.environ.get(SITES_DIR_VARIABLE, "")
     if reread:
@@ -173,43 +196,47 @@ def configured(sites_dir: str | Path | None = None, *, reread: bool = False) -> 
     return _read(str(sites_dir).strip())
 
 
-def sites_dir_of(environ: Mapping[str, str]) -> str:
-    """The operator's folder of profiles NEWSWATCH_SITES_DIR of `environ` names ("" for none)."""
-    return environ.get(SITES_DIR_VARIABLE, "").strip()
-
-
 @functools.lru_cache(maxsize=8)
-def _read(sites_dir: str) -> dict[str, SiteProfile]:
+def _read(sites_dir: str) -> Profiles:
     paths = sorted(BUNDLED_DIR.glob("*.toml"))
-    mistakes: list[str] = []
     if sites_dir:
         folder = Path(sites_dir)
         if not folder.is_dir():
-            raise ProfileError(f"{SITES_DIR_VARIABLE}={sites_dir!r}: not a directory (a folder of NAME.toml site "
-                               "profiles)")
+            mistake = f"{SITES_DIR_VARIABLE}={sites_dir!r}: not a directory (a folder of NAME.toml site profiles)"
+            return Profiles(_load_each(paths)[0], (mistake,))
         paths += sorted(folder.glob("*.toml"))
+    profiles, mistakes, broken = _load_each(paths)
+    for name in broken:
+        profiles.pop(name, None)
+    return Profiles(profiles, tuple(mistakes), frozenset(broken))
+
+
+def _load_each(paths: list[Path]) -> tuple[dict[str, SiteProfile], list[str], set[str]]:
     profiles: dict[str, SiteProfile] = {}
     where: dict[str, Path] = {}
+    mistakes: list[str] = []
+    broken: set[str] = set()
     for path in paths:
         try:
             profile = load_profile(path)
         except ProfileError as error:
             mistakes.append(str(error))
+            broken.add(path.stem)
             continue
         if profile.name != path.stem:
             mistakes.append(f"{path}: name: {profile.name!r} must be the file's name, {path.stem!r}")
-        elif profile.name in profiles:
+            broken.add(path.stem)
+        elif profile.name in where:
             mistakes.append(f"{path}: name: {profile.name!r} is already the name of {where[profile.name]}")
+            broken.add(profile.name)
         else:
             profiles[profile.name], where[profile.name] = profile, path
-    if mistakes:
-        raise ProfileError(" | ".join(mistakes))
-    return profiles
+    return profiles, mistakes, broken
 
 
 def bundled() -> dict[str, SiteProfile]:
     """The profiles of this package only, by name (`icesco.toml` declares `icesco`)."""
-    return _read("")
+    return configured("")
 
 
 def __getattr__(name: str) -> object:

@@ -17,11 +17,13 @@ from monitor.cli import archive, demo, health, holds, mail, records, schedule, s
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """newswatch: crawl an organisation's news releases, store every version, report changes."""
     # Before any command reads its options: a bad site profile is one line and status 2, as for
-    # any bad setting, never a traceback halfway through a command.
-    if problem := config.check_profiles():
+    # any bad setting, never a traceback halfway through a command. But `notify`: the digests of
+    # the other sites go out while one site's profile is being mended (its crawl failed on it).
+    if ctx.invoked_subcommand != "notify" and (problem := config.check_profiles()):
         click.echo(f"newswatch: {problem}", err=True)
         sys.exit(2)
 

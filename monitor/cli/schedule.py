@@ -23,12 +23,14 @@ if TYPE_CHECKING:
               help="Print the jobs stored in the database (what the running scheduler does) and their next run "
                    "times, and exit; say where the options given differ.")
 @config.schedule_options
-@config.site_option
+@config.nightly_sites_options[0]
+@config.nightly_sites_options[1]
 @config.database_option
 @json_option
 @click.pass_context
 def schedule(ctx: click.Context, list_only: bool, cron: str, timezone: str, notify_every: int, misfire_grace: int,
-             crawl_timeout: int, log_level: str, site: str, database_url: str, as_json: bool) -> None:
+             crawl_timeout: int, log_level: str, sites: tuple[str, ...], site: str | None, database_url: str,
+             as_json: bool) -> None:
     """Crawl every night (then detect changes and send digests); retry pending e-mails meanwhile.
 
     Runs in the foreground until SIGTERM or Ctrl-C, which stop it once the running job ends.
@@ -40,12 +42,12 @@ def schedule(ctx: click.Context, list_only: bool, cron: str, timezone: str, noti
 
     from monitor.scheduler import ScheduleConfig, planned_jobs, run_forever
 
-    schedule_config = ScheduleConfig(database_url=database_url, site=site, cron=cron, timezone=timezone,
+    schedule_config = ScheduleConfig(database_url=database_url, site=site, sites=sites, cron=cron, timezone=timezone,
                                      notify_every_minutes=notify_every, misfire_grace_seconds=misfire_grace,
                                      crawl_timeout_seconds=crawl_timeout)
     try:
         if not list_only:
-            _check_crawl_settings(ctx, database_url, site)
+            _check_crawl_settings(ctx, database_url, site, sites)
             _check_notify_settings(ctx, database_url)
             _configure_logging(log_level)
             run_forever(schedule_config)
@@ -54,7 +56,15 @@ def schedule(ctx: click.Context, list_only: bool, cron: str, timezone: str, noti
     except SQLAlchemyError as error:
         shown = make_url(database_url).render_as_string(hide_password=True)
         raise click.ClickException(f"cannot use database {shown}: {error}") from error
-    _print_jobs(stored, planned_jobs(schedule_config), timezone, as_json)
+    _print_jobs(stored, planned_jobs(schedule_config), timezone, as_json, _nightly_sites(site, sites))
+
+
+def _nightly_sites(site: str | None, sites: tuple[str, ...]) -> tuple[tuple[str, ...], str]:
+    """The sites a nightly crawl would crawl now, and why those."""
+    from monitor.jobs import JobContext
+
+    why = "NEWSWATCH_SITES" if sites else "NEWSWATCH_SITE" if site else "every configured site profile"
+    return JobContext(database_url="", site=site, sites=sites).nightly_sites(), why
 
 
 def _stored_jobs(database_url: str, timezone: str) -> list[PlannedJob]:
@@ -74,14 +84,18 @@ def _stored_jobs(database_url: str, timezone: str) -> list[PlannedJob]:
         engine.dispose()
 
 
-def _print_jobs(stored: list[PlannedJob], planned: list[PlannedJob], timezone: str, as_json: bool) -> None:
-    """The stored jobs, else the planned ones; and where the options given differ from the stored jobs."""
+def _print_jobs(stored: list[PlannedJob], planned: list[PlannedJob], timezone: str, as_json: bool,
+                nightly: tuple[tuple[str, ...], str]) -> None:
+    """The stored jobs, else the planned ones; and where the options given differ from the stored jobs.
+    Then the sites the nightly crawl crawls (as these options and the profiles say now)."""
     given = {job.id: job.when for job in planned}
     jobs = stored or planned
     now = dt.datetime.now(dt.UTC)
+    sites, why = nightly
     if as_json:
         print_json([{"id": j.id, "name": j.name, "when": j.when, "next_run_time": j.next_run_time,
-                     "stored": bool(stored), "when_options": given.get(j.id)} for j in jobs])
+                     "stored": bool(stored), "when_options": given.get(j.id),
+                     **({"sites": list(sites)} if j.id == "nightly-crawl" else {})} for j in jobs])
         return
     if stored:
         click.echo("Jobs stored in the database by the scheduler that last started on it (what it runs while it runs):")
@@ -98,6 +112,7 @@ def _print_jobs(stored: list[PlannedJob], planned: list[PlannedJob], timezone: s
     if differing:
         click.echo(f"The options given differ from the stored jobs: {'; '.join(differing)}. A scheduler started "
                    "with them replaces the stored jobs; one already running goes on with them.")
+    click.echo(f"Each night crawls, one after the other: {', '.join(sites)} ({why}).")
 
 
 def _next_run(job: PlannedJob, now: dt.datetime) -> str:
@@ -107,16 +122,18 @@ def _next_run(job: PlannedJob, now: dt.datetime) -> str:
     return f"{shown} (overdue)" if job.next_run_time < now else shown
 
 
-def _check_crawl_settings(ctx: click.Context, database_url: str, site: str) -> None:
-    """Refuse to start when the nightly crawl, which gets the scheduler's environment, would refuse its settings."""
+def _check_crawl_settings(ctx: click.Context, database_url: str, site: str | None, sites: tuple[str, ...]) -> None:
+    """Refuse to start when a nightly crawl, which gets the scheduler's environment, would refuse its settings."""
     from crawler.config import BadSetting
     from monitor.crawl import check_environment
     from monitor.jobs import JobContext
 
-    try:
-        check_environment(JobContext(database_url=database_url, site=site).child_environ())
-    except BadSetting as error:
-        raise click.UsageError(f"every nightly crawl would fail: {error}", ctx) from None
+    context = JobContext(database_url=database_url, site=site, sites=sites)
+    for name in context.nightly_sites():
+        try:
+            check_environment(context.child_environ(name))
+        except BadSetting as error:
+            raise click.UsageError(f"every nightly crawl would fail: {error}", ctx) from None
 
 
 def _check_notify_settings(ctx: click.Context, database_url: str) -> None:
