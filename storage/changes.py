@@ -56,6 +56,7 @@ class ChangeRecord:
     # answered and where it redirected to, or the URL a moved release had before.
     http_status: int | None = None
     other_url: str | None = None
+    site: str = ""  # the site profile's name (the article's site, so its run's too)
 
 
 def list_changes(
@@ -73,6 +74,7 @@ def list_changes(
     limit: int | None = None,
     offset: int = 0,
     include_held: bool = True,
+    sites: Collection[str] | None = None,
 ) -> list[ChangeRecord]:
     """Changes of one run, or of every run started since a date, by run, language, kind and URL.
 
@@ -80,7 +82,8 @@ def list_changes(
     started on or before that day) and `article_id` narrow the list; `with_texts` reads the
     compared versions' texts too; `newest_first` puts the latest runs first, and `limit`/`offset`
     take one page of the list; `include_held=False` leaves out the runs held for the operator (an
-    alerting channel must not announce them). RunNotFound for an unknown run.
+    alerting channel must not announce them); `sites` keeps the changes of those sites only.
+    RunNotFound for an unknown run.
     """
     if run_id is not None and session.get(CrawlRun, run_id) is None:
         raise RunNotFound(f"no crawl run {run_id}")
@@ -97,7 +100,7 @@ def list_changes(
         .scalar_subquery()
     )
     columns: list[Any] = [Change, Article.canonical_url, Article.language, shown.title, shown.published,
-                          event.http_status, event.detail]
+                          event.http_status, event.detail, Article.site]
     run_order = Change.run_id.desc() if newest_first else Change.run_id
     query = (
         select(*columns, *((old, new) if with_texts else ()))
@@ -130,18 +133,20 @@ def list_changes(
         query = query.where(Article.language.in_(sorted(languages)))
     if kinds is not None:
         query = query.where(Change.kind.in_(sorted(kinds)))
+    if sites is not None:
+        query = query.where(Article.site.in_(sorted(sites)))
     return [_record(*row) for row in session.execute(query)]
 
 
 def _record(change: Change, url: str, language: str, title: str | None, published: dt.date | None,
-            http_status: int | None, other_url: str | None,
+            http_status: int | None, other_url: str | None, site: str,
             old: ArticleVersion | None = None, new: ArticleVersion | None = None) -> ChangeRecord:
     return ChangeRecord(
         id=change.id, run_id=change.run_id, article_id=change.article_id, kind=change.kind, url=url,
         language=language, title=title or "", published=published, fields=tuple(change.fields or ()),
         summary=change.summary or "", is_baseline=change.is_baseline, old_version_id=change.old_version_id,
         new_version_id=change.new_version_id, old=_text(old), new=_text(new), http_status=http_status,
-        other_url=other_url,
+        other_url=other_url, site=site,
     )
 
 

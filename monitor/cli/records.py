@@ -49,24 +49,28 @@ def articles(language: str | None, database_url: str, as_json: bool, wide: bool)
 
 
 @click.command()
+@click.option("--site", type=config.site_type, default=None, help="Only the runs of this site.")
 @config.database_option
 @json_option
 @wide_option
-def runs(database_url: str, as_json: bool, wide: bool) -> None:
-    """List crawl runs, newest first, with their statistics."""
+def runs(site: str | None, database_url: str, as_json: bool, wide: bool) -> None:
+    """List crawl runs, newest first, with their statistics (and their site, when there are several)."""
     from sqlalchemy.orm import Session
 
     from storage.runs import list_runs
 
     with open_database(database_url) as engine, Session(engine) as session:
-        rows = list_runs(session)
+        rows = [r for r in list_runs(session) if site is None or r.site == site]
     if as_json:
         print_json([fields(r, "id", "site", "status", "started_at", "finished_at", "is_baseline", "stats", "reason",
                            "hold", "hold_reason", "hold_evidence") for r in rows])
         return
+    several = config.several_sites() and site is None
     print_table(
-        ["id", "status", "started", "finished", "requests", "items", "new versions", "reason"],
-        [[r.id, _status(r), when(r.started_at), when(r.finished_at), r.stats.get("requests", ""),
+        ["id", *(["site"] if several else []), "status", "started", "finished", "requests", "items", "new versions",
+         "reason"],
+        [[r.id, *([r.site] if several else []), _status(r), when(r.started_at), when(r.finished_at),
+          r.stats.get("requests", ""),
           r.stats.get("items", ""), r.stats.get("versions_written", ""),
           f"held: {r.hold_reason}" if r.hold == "held" else r.reason]
          for r in rows],
@@ -86,11 +90,14 @@ def _status(run: RunSummary) -> str:
 @run_option
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Every run started on or after this date.")
 @click.option("--baseline", is_flag=True, help="Include the additions of baseline runs.")
+@click.option("--site", type=config.site_type, default=None,
+              help="Only the changes of this site (with --since; a run is of one site).")
 @config.database_option
 @json_option
 @wide_option
-def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: str, as_json: bool, wide: bool) -> None:
-    """List what runs added, edited, removed or restored."""
+def changes(run: str, since: dt.datetime | None, baseline: bool, site: str | None, database_url: str, as_json: bool,
+            wide: bool) -> None:
+    """List what runs added, edited, removed or restored (and of which site, when there are several)."""
     from sqlalchemy.orm import Session
 
     from storage.changes import list_changes
@@ -100,21 +107,25 @@ def changes(run: str, since: dt.datetime | None, baseline: bool, database_url: s
     with open_database(database_url) as engine, Session(engine) as session:
         try:
             chosen = None if since else run_id(session, run)
-            rows = list_changes(session, chosen, since.date() if since else None, include_baseline=baseline)
+            only = None if site is None else {site}
+            rows = list_changes(session, chosen, since.date() if since else None, include_baseline=baseline,
+                                sites=only)
             shown = sorted({r.run_id for r in rows} | ({chosen} if chosen is not None else set()))
             held = [held for held in (session.get(CrawlRun, n) for n in shown) if held is not None and held.hold == "held"]
             notes = [_held_note(crawl.id, crawl.hold_reason or "", crawl.hold_evidence or []) for crawl in held]
             # Nothing to show, but a baseline stored what it found: say where it is.
             hidden = [] if rows or baseline else list_changes(session, chosen, since.date() if since else None,
-                                                              include_baseline=True)
+                                                              include_baseline=True, sites=only)
         except RunNotFound as error:
             raise click.ClickException(str(error)) from error
     if as_json:
         print_json([{"kind": r.kind, "url": r.url, "language": r.language, "title": r.title, "fields": list(r.fields),
-                     "summary": r.summary, "run": r.run_id} for r in rows])
+                     "summary": r.summary, "run": r.run_id, "site": r.site} for r in rows])
         return
-    print_table(["run", "kind", "language", "title", "summary", "url"],
-                [[r.run_id, r.kind, r.language, r.title, r.summary, unquote(r.url)] for r in rows],
+    several = config.several_sites() and site is None
+    print_table(["run", *(["site"] if several else []), "kind", "language", "title", "summary", "url"],
+                [[r.run_id, *([r.site] if several else []), r.kind, r.language, r.title, r.summary, unquote(r.url)]
+                 for r in rows],
                 shrink={"title", "summary"}, wide=wide)
     if hidden:
         runs = sorted({r.run_id for r in hidden})

@@ -112,7 +112,8 @@ def _print_jobs(stored: list[PlannedJob], planned: list[PlannedJob], timezone: s
     if differing:
         click.echo(f"The options given differ from the stored jobs: {'; '.join(differing)}. A scheduler started "
                    "with them replaces the stored jobs; one already running goes on with them.")
-    click.echo(f"Each night crawls, one after the other: {', '.join(sites)} ({why}).")
+    if len(sites) > 1 or config.several_sites():  # one site of one profile: nothing to say
+        click.echo(f"Each night crawls, one after the other: {', '.join(sites)} ({why}).")
 
 
 def _next_run(job: PlannedJob, now: dt.datetime) -> str:
