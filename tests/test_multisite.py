@@ -8,7 +8,10 @@ when one of them fails.
 
 from __future__ import annotations
 
+import datetime as dt
 import email
+import email.policy
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -22,8 +25,9 @@ from crawler.sites import BUNDLED_DIR
 from monitor.cli import main
 from monitor.jobs import JobContext, nightly_crawl
 from monitor.mirror import Mirror
-from storage.models import Article, Change, CrawlRun
+from storage.models import Article, ArticleVersion, Change, CrawlRun, Subscriber
 from tests.conftest import FAST, SNAPSHOTS, run_crawl
+from tests.web_support import csrf_token, make_app
 
 PARTNER_ORIGIN = "https://partner.example.org"
 KEY = "multisite-test-secret-key-0123456789"
@@ -172,3 +176,56 @@ def test_the_broken_site_fails_alone_when_it_comes_first(engine, mirror, sites_d
 
     assert [(night.site, night.status) for night in report.sites] == [("broken", "failed"), ("partner", "complete")]
     assert report.sites[0].error.startswith("crawl exited with status 2: scrapy crawl: bad site profile: ")
+
+
+# --------------------------------------------------------------------------- the web view
+
+
+def two_sites_night(engine: Engine) -> None:
+    """One complete run of each site, each editing one release of its own."""
+    t0 = dt.datetime(2026, 5, 2, 3, 0, tzinfo=dt.UTC)
+    with Session(engine) as session, session.begin():
+        for site, origin, title in (("icesco", "https://icesco.org", "ICESCO forum"),
+                                    ("partner", PARTNER_ORIGIN, "Partner forum")):
+            run = CrawlRun(site=site, started_at=t0, finished_at=t0, status="complete", stats={})
+            session.add(run)
+            session.flush()
+            article = Article(site=site, canonical_url=f"{origin}/en/2026/05/01/forum/", language="en",
+                              first_seen_run_id=run.id, last_seen_run_id=run.id, state="live")
+            session.add(article)
+            session.flush()
+            versions = [ArticleVersion(article_id=article.id, run_id=run.id, fetched_at=t0, content_hash=h, title=title,
+                                       published=dt.date(2026, 5, 1), text=text, paragraphs=[text])
+                        for h, text in (("a", "It gathered 150."), ("b", "It gathered 200."))]
+            session.add_all(versions)
+            session.flush()
+            article.current_version_id = versions[1].id
+            session.add(Change(run_id=run.id, article_id=article.id, kind="edited", fields=["text"],
+                               old_version_id=versions[0].id, new_version_id=versions[1].id, summary="150 → 200"))
+
+
+def test_the_web_view_names_filters_and_subscribes_to_sites(engine, sites_dir, tmp_path):
+    two_sites_night(engine)
+    outbox = tmp_path / "outbox"
+    client = make_app(engine, outbox).test_client()
+
+    both = client.get("/").get_data(as_text=True)
+    assert "ICESCO forum" in both and "Partner forum" in both and "Partner Agency" in both
+    only = client.get("/?site=partner").get_data(as_text=True)
+    assert "Partner forum" in only and "ICESCO forum" not in only
+    feed = client.get("/feed.atom?site=partner").get_data(as_text=True)
+    assert "Partner forum" in feed and "ICESCO forum" not in feed and 'term="site:partner"' in feed
+
+    form = client.get("/subscribe").get_data(as_text=True)
+    assert 'name="sites" value="icesco"' in form and 'name="sites" value="partner"' in form
+    posted = client.post("/subscribe", data={"csrf_token": csrf_token(client, "/subscribe"), "email": "b@example.org",
+                                             "languages": ["en"], "kinds": ["edited"], "sites": ["partner"],
+                                             "locale": "en"})
+    assert posted.status_code == 200
+    [mail] = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in outbox.glob("*.eml")]
+    link = re.search(r"http://news\.example\.org(/subscribe/confirm/[\w.-]+)", mail.get_content()).group(1)
+    assert "Sites: Partner Agency" in client.get(link).get_data(as_text=True)
+    assert client.post(link, data={"csrf_token": csrf_token(client, link)}).status_code == 200
+    with Session(engine) as session:
+        (subscriber,) = session.scalars(select(Subscriber))
+        assert subscriber.sites == ["partner"]

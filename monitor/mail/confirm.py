@@ -39,6 +39,7 @@ class SignUp:
     languages: tuple[str, ...]
     kinds: tuple[str, ...]
     locale: str
+    sites: tuple[str, ...] | None = None  # None: every site
 
 
 def _serializer(key: bytes) -> URLSafeTimedSerializer:
@@ -47,18 +48,22 @@ def _serializer(key: bytes) -> URLSafeTimedSerializer:
 
 def sign(key: bytes, sign_up: SignUp) -> str:
     """The token of a confirmation link."""
-    return str(_serializer(key).dumps([sign_up.email, list(sign_up.languages), list(sign_up.kinds), sign_up.locale]))
+    fields: list[object] = [sign_up.email, list(sign_up.languages), list(sign_up.kinds), sign_up.locale]
+    if sign_up.sites is not None:  # links of a single-site installation stay as they were
+        fields.append(list(sign_up.sites))
+    return str(_serializer(key).dumps(fields))
 
 
 def read(key: bytes, token: str, max_age: dt.timedelta = MAX_AGE) -> SignUp:
     """The sign-up a confirmation link carries; ExpiredSignUp or BadSignUp."""
     try:
-        email, languages, kinds, locale = _serializer(key).loads(token, max_age=int(max_age.total_seconds()))
+        email, languages, kinds, locale, *rest = _serializer(key).loads(token, max_age=int(max_age.total_seconds()))
+        sites = tuple(map(str, rest[0])) if rest else None
     except SignatureExpired as error:
         raise ExpiredSignUp("the confirmation link has expired") from error
     except (BadSignature, ValueError, TypeError) as error:
         raise BadSignUp("not a confirmation link of ours") from error
-    return SignUp(str(email), tuple(map(str, languages)), tuple(map(str, kinds)), str(locale))
+    return SignUp(str(email), tuple(map(str, languages)), tuple(map(str, kinds)), str(locale), sites)
 
 
 def compose_confirmation(sign_up: SignUp, confirm_url: str, settings: MailSettings, *, site_name: str,

@@ -27,15 +27,33 @@ PAGE_SIZE = 50
 RECENT_RUNS = 8
 
 
+def _profiles() -> list[sites.SiteProfile]:
+    """The profiles the pages are about: every configured site's when there are several, else the one's."""
+    usable = sites.read_all().usable
+    if len(usable) > 1:
+        return list(usable.values())
+    return [usable[settings().site]] if settings().site in usable else []
+
+
+def site_choices() -> tuple[str, ...]:
+    """The sites a reader can choose among (filters, subscriptions): none while only one is configured."""
+    usable = sites.read_all().usable
+    return tuple(usable) if len(usable) > 1 else ()
+
+
+def site_title(name: str) -> str:
+    """How a site is named to readers (its profile's first site name)."""
+    profile = sites.read_all().usable.get(name)
+    return profile.title if profile else name.upper()
+
+
 def languages() -> tuple[str, ...]:
-    profile = sites.configured().get(settings().site)
-    return profile.languages if profile else ()
+    return tuple(dict.fromkeys(language for profile in _profiles() for language in profile.languages))
 
 
 def text_dir(language: str) -> str:
-    """The direction of text in `language`, as the site profile says."""
-    profile = sites.configured().get(settings().site)
-    return "rtl" if profile and language in profile.rtl_languages else "ltr"
+    """The direction of text in `language`, as the site profiles say."""
+    return "rtl" if any(language in profile.rtl_languages for profile in _profiles()) else "ltr"
 
 
 @blueprint.app_template_global()
@@ -62,6 +80,12 @@ def kind_label_filter(kind: str) -> str:
 @blueprint.app_template_global("kind_name_of")
 def kind_name_filter(kind: str) -> str:
     return kind_name(kind, tr())
+
+
+@blueprint.app_template_filter("site_title")
+@blueprint.app_template_global("site_title_of")
+def site_title_filter(name: str) -> str:
+    return site_title(name)
 
 
 @blueprint.app_template_filter("native_name")
@@ -115,18 +139,21 @@ class Filters:
     since: dt.date | None
     until: dt.date | None
     page: int
+    site: str | None = None
 
     @classmethod
-    def from_request(cls, known_languages: tuple[str, ...]) -> Filters:
+    def from_request(cls, known_languages: tuple[str, ...], known_sites: tuple[str, ...] = ()) -> Filters:
         language = request.args.get("language")
         kinds = tuple(k for k in request.args.getlist("kind") if k in CHANGE_KINDS)
         page = request.args.get("page", "1")
+        site = request.args.get("site")
         return cls(language if language in known_languages else None, kinds, _date(request.args.get("from")),
-                   _date(request.args.get("to")), max(int(page), 1) if page.isdigit() else 1)
+                   _date(request.args.get("to")), max(int(page), 1) if page.isdigit() else 1,
+                   site if site in known_sites else None)
 
     def query(self, **changes: Any) -> dict[str, Any]:
         """The query string of these filters, with `changes` applied (for links to other pages)."""
-        values: dict[str, Any] = {"language": self.language, "kind": list(self.kinds),
+        values: dict[str, Any] = {"site": self.site, "language": self.language, "kind": list(self.kinds),
                                   "from": self.since.isoformat() if self.since else None,
                                   "to": self.until.isoformat() if self.until else None, "page": self.page}
         values.update(changes)
@@ -143,15 +170,20 @@ def _date(value: str | None) -> dt.date | None:
 @blueprint.get("/")
 def changes() -> str:
     """The latest runs, and the changes they found (newest runs first), filtered."""
-    filters = Filters.from_request(languages())
+    filters = Filters.from_request(languages(), site_choices())
     db = session()
     found = list_changes(db, since=filters.since, until=filters.until,
                          languages=[filters.language] if filters.language else None,
                          kinds=filters.kinds or None, with_texts=True, newest_first=True,
-                         limit=PAGE_SIZE + 1, offset=(filters.page - 1) * PAGE_SIZE)
-    runs = db.query(CrawlRun).order_by(CrawlRun.id.desc()).limit(RECENT_RUNS).all()
+                         limit=PAGE_SIZE + 1, offset=(filters.page - 1) * PAGE_SIZE,
+                         sites=[filters.site] if filters.site else None)
+    recent = db.query(CrawlRun)
+    if filters.site:
+        recent = recent.filter(CrawlRun.site == filters.site)
+    runs = recent.order_by(CrawlRun.id.desc()).limit(RECENT_RUNS).all()
     return render_template("changes.html", changes=found[:PAGE_SIZE], more=len(found) > PAGE_SIZE, runs=runs,
-                           filters=filters, languages=languages(), kinds=CHANGE_KINDS, counts=_counts(runs))
+                           filters=filters, languages=languages(), kinds=CHANGE_KINDS, counts=_counts(runs),
+                           sites=site_choices())
 
 
 def _counts(runs: list[CrawlRun]) -> dict[int, dict[str, int]]:

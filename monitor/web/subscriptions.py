@@ -13,7 +13,7 @@ from monitor import i18n
 from monitor.mail import confirm
 from monitor.mail.transports import MessageRejected, TransportError
 from monitor.web.context import csrf, session, settings, tr
-from monitor.web.pages import languages
+from monitor.web.pages import languages, site_choices, site_title
 from storage import subscribers as store
 from storage.models import SUBSCRIBER_KINDS
 
@@ -32,8 +32,24 @@ def _choices() -> tuple[list[str], list[str], str]:
     return request.form.getlist("languages"), request.form.getlist("kinds"), locale if locale in i18n.LOCALES else ""
 
 
+def _chosen_sites() -> tuple[str, ...] | None:
+    """The sites posted by a form (None while only one site is configured: the form offers none).
+
+    SubscriberError for none chosen, as for languages; every site chosen is every site (None),
+    those added later too (storage.subscribers.check_sites)."""
+    offered = site_choices()
+    if not offered:
+        return None
+    chosen = request.form.getlist("sites")
+    if not [site for site in chosen if site.strip()]:
+        raise store.SubscriberError("choose at least one site")
+    return store.check_sites(chosen, offered)
+
+
 def _form(template: str, code: int = 200, **values: object) -> ResponseReturnValue:
-    return render_template(template, languages=languages(), kinds=SUBSCRIBER_KINDS, **values), code
+    values.setdefault("chosen_sites", None)
+    return render_template(template, languages=languages(), kinds=SUBSCRIBER_KINDS, sites=site_choices(),
+                           **values), code
 
 
 # --------------------------------------------------------------------------- subscribe (double opt-in)
@@ -50,14 +66,17 @@ def subscribe() -> ResponseReturnValue:
         address = store.normalize_email(email)
         store.check_languages(chosen_languages, languages())
         store.check_kinds(chosen_kinds)
+        chosen_sites = _chosen_sites()
     except store.SubscriberError:
         return _form("subscribe.html", 400, chosen_languages=chosen_languages, chosen_kinds=chosen_kinds,
-                     email=email, problem=True)
+                     chosen_sites=request.form.getlist("sites"), email=email, problem=True)
     sign_up = confirm.SignUp(address, tuple(chosen_languages), tuple(chosen_kinds),
-                             locale or i18n.first_supported([tr().locale]))
+                             locale or i18n.first_supported([tr().locale]), chosen_sites)
     link = settings().public_url + url_for(".confirm_page", token=confirm.sign(settings().secret_key, sign_up),
                                            lang=sign_up.locale)
-    message = confirm.compose_confirmation(sign_up, link, settings().mail, site_name=settings().site.upper(), now=_now())
+    named = sign_up.sites or site_choices() or (settings().site,)
+    site_name = " · ".join(map(site_title, named)) if site_choices() else settings().site.upper()
+    message = confirm.compose_confirmation(sign_up, link, settings().mail, site_name=site_name, now=_now())
     transport = settings().transport(settings().mail)
     try:
         transport.send(message)
@@ -90,7 +109,7 @@ def confirm_page(token: str) -> ResponseReturnValue:
     try:
         added = store.add_subscriber(db, sign_up.email, sign_up.languages, sign_up.kinds,
                                      known_languages=languages(), key=settings().secret_key, now=_now(),
-                                     locale=sign_up.locale)
+                                     locale=sign_up.locale, sites=sign_up.sites, known_sites=site_choices())
     except store.SubscriberError:
         # Already subscribed (or choices no longer valid): nothing changes.
         db.rollback()
@@ -116,19 +135,23 @@ def preferences(token: str) -> ResponseReturnValue:
     if request.method == "GET":
         return _form("preferences.html", subscriber=subscriber, token=token,
                      chosen_languages=subscriber.languages, chosen_kinds=subscriber.kinds,
-                     chosen_locale=subscriber.locale or i18n.first_supported(subscriber.languages))
+                     chosen_locale=subscriber.locale or i18n.first_supported(subscriber.languages),
+                     chosen_sites=subscriber.sites)
     chosen_languages, chosen_kinds, locale = _choices()
     try:
+        chosen_sites = _chosen_sites()
         store.set_preferences(db, token, chosen_languages, chosen_kinds, known_languages=languages(),
-                              locale=locale or None)
+                              locale=locale or None, sites=list(chosen_sites or site_choices()) or None,
+                              known_sites=site_choices())
     except store.SubscriberError:
         db.rollback()
         return _form("preferences.html", 400, subscriber=subscriber, token=token, chosen_languages=chosen_languages,
-                     chosen_kinds=chosen_kinds, chosen_locale=locale, problem=True)
+                     chosen_kinds=chosen_kinds, chosen_locale=locale, chosen_sites=request.form.getlist("sites"),
+                     problem=True)
     db.commit()
     return _form("preferences.html", subscriber=subscriber, token=token, chosen_languages=subscriber.languages,
                  chosen_kinds=subscriber.kinds, chosen_locale=locale or i18n.first_supported(subscriber.languages),
-                 saved=True)
+                 chosen_sites=subscriber.sites, saved=True)
 
 
 # --------------------------------------------------------------------------- unsubscribe
