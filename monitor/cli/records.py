@@ -119,8 +119,9 @@ def changes(run: str, since: dt.datetime | None, baseline: bool, site: str | Non
         except RunNotFound as error:
             raise click.ClickException(str(error)) from error
     if as_json:
+        several = config.several_sites()  # one site: the keys scripts have always read
         print_json([{"kind": r.kind, "url": r.url, "language": r.language, "title": r.title, "fields": list(r.fields),
-                     "summary": r.summary, "run": r.run_id, "site": r.site} for r in rows])
+                     "summary": r.summary, "run": r.run_id, **({"site": r.site} if several else {})} for r in rows])
         return
     several = config.several_sites() and site is None
     print_table(["run", *(["site"] if several else []), "kind", "language", "title", "summary", "url"],
