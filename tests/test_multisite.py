@@ -145,13 +145,18 @@ def test_two_sites_in_one_database_keep_their_articles_changes_and_subscribers(e
     assert sorted(subject.split(" news:")[0] for subject in mailed["all@example.org"]) == ["ICESCO", "Partner Agency"]
 
 
-def test_the_nightly_job_crawls_every_site_even_when_one_fails(engine, mirror, sites_dir, monkeypatch, caplog):
+def test_the_nightly_job_crawls_every_site_even_when_one_fails(engine, mirror, sites_dir, monkeypatch, tmp_path):
+    listed = CliRunner().invoke(main, ["schedule", "--list", "--database", url_of(engine)])
+    assert "Each night crawls, one after the other: icesco, partner (every configured site profile)." in listed.output
+    # The operator breaks a file after the scheduler started: the other sites are crawled all the same.
     (sites_dir / "broken.toml").write_text('name = "broken"\norigin = "nowhere"\n', "utf-8")
     monkeypatch.setenv("NEWSWATCH_SITE_URL", mirror.base_url)
     crawl = (sys.executable, "-m", "scrapy", "crawl", "news", *(a for k, v in FAST.items() for a in ("-s", f"{k}={v}")))
+    tally = tmp_path / "notified"
+    notify = (sys.executable, "-c", f"open({str(tally)!r}, 'a').write('notify\\n')")
     context = JobContext(url_of(engine))  # every configured site: icesco, partner, and the broken one
 
-    report = nightly_crawl(crawl, (sys.executable, "-c", "pass"), context=context)
+    report = nightly_crawl(crawl, notify, context=context)
 
     by_site = {night.site: night for night in report.sites}
     assert list(by_site) == ["icesco", "partner", "broken"]
@@ -164,6 +169,7 @@ def test_the_nightly_job_crawls_every_site_even_when_one_fails(engine, mirror, s
         articles = Counter(session.scalars(select(Article.site)))
     assert runs == [("icesco", "complete"), ("partner", "complete"), ("broken", "failed")]
     assert articles["icesco"] == articles["partner"] > 20
+    assert tally.read_text() == "notify\n"  # once, after every site
 
 
 def test_the_broken_site_fails_alone_when_it_comes_first(engine, mirror, sites_dir, monkeypatch):
