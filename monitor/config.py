@@ -61,12 +61,6 @@ def several_sites() -> bool:
     return len(profiles()) > 1
 
 
-def site_title(name: str) -> str:
-    """How a site is named to people: its profile's first site name (`ICESCO`), else its name."""
-    profile = profiles().get(name)
-    return profile.site_names[0] if profile is not None and profile.site_names else name
-
-
 def check_profiles() -> str | None:
     """What is wrong with the site profiles, in one line, or None when they can all be used."""
     try:
