@@ -235,3 +235,23 @@ def test_the_web_view_names_filters_and_subscribes_to_sites(engine, sites_dir, t
     with Session(engine) as session:
         (subscriber,) = session.scalars(select(Subscriber))
         assert subscriber.sites == ["partner"]
+
+
+def test_a_crawl_past_its_timeout_or_failing_never_keeps_the_next_site_from_its_night(engine):
+    # One command for every site, as the scheduler runs it; what it does depends on the site it is given.
+    by_site = ("import os, sys, time; site = os.environ['NEWSWATCH_SITE']; "
+               "print(f'{site} ran', file=sys.stderr, flush=True); "
+               "time.sleep(60) if site == 'slow' else sys.exit(3 if site == 'down' else 0)")
+    context = JobContext(url_of(engine), crawl_timeout=1, sites=("slow", "down", "last"))
+
+    report = nightly_crawl((sys.executable, "-c", by_site), (sys.executable, "-c", "pass"), context=context)
+
+    assert [(night.site, night.status) for night in report.sites] == [
+        ("slow", "failed"), ("down", "failed"), ("last", "failed")]
+    errors = [night.error for night in report.sites]
+    assert errors[0].startswith("timeout: the crawl ran longer than NEWSWATCH_CRAWL_TIMEOUT (1 s) and was killed")
+    assert errors[1] == "crawl exited with status 3: down ran"
+    assert errors[2] == "crawl exited without recording a run"
+    with Session(engine) as session:
+        assert session.execute(select(CrawlRun.site, CrawlRun.status).order_by(CrawlRun.id)).all() == [
+            ("slow", "failed"), ("down", "failed"), ("last", "failed")]
