@@ -161,6 +161,8 @@ class StorePipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.run_started, signal=newswatch_signals.run_started)
+        # A worker of a shared run, idle, hands back what it fetched as done (crawler.runs): stored first.
+        crawler.signals.connect(pipeline.flush, signal=newswatch_signals.run_idle)
         return pipeline
 
     def run_started(self, run: Run) -> None:
