@@ -63,19 +63,23 @@ def _now() -> dt.datetime:
 def claim_or_join(engine: Engine, site: str, owner: runs.Owner, stale_after: dt.timedelta) -> Membership:
     """Join the running shared run of `site` while one of its workers lives; else claim a new run
     (storage.runs.claim: CrawlAlreadyRunning when a live crawl that is not shared holds the lock)."""
+    refusal: runs.CrawlAlreadyRunning | None = None
     for _ in range(_ATTEMPTS):
         with Session(engine.execution_options(**{BEGIN_IMMEDIATE: True})) as session, session.begin():
             holder = runs.running_run(session, site, for_update=True)
             if holder is not None and _live(session, holder.id, owner.hostname, stale_after):
                 session.add(_row(holder.id, owner))
                 return Membership(holder.id, holder.is_baseline, joined=True)
+            if refusal is not None and holder is not None and holder.id == refusal.run_id:
+                raise refusal  # a live crawl without workers: not a shared run
         try:
-            claim = runs.claim(engine, site, owner=owner, stale_after=stale_after)
-        except runs.CrawlAlreadyRunning:
-            continue  # another worker claimed it meanwhile: join it
-        with Session(engine) as session, session.begin():
-            session.add(_row(claim.run_id, owner))
+            claim = runs.claim(engine, site, owner=owner, stale_after=stale_after, shared=True)
+        except runs.CrawlAlreadyRunning as refused:
+            refusal = refused  # another worker claimed it meanwhile (join it), or a crawl that does not share
+            continue
         return Membership(claim.run_id, claim.is_baseline, joined=False, took_over=claim.took_over)
+    if refusal is not None:
+        raise refusal
     raise RuntimeError(f"could not claim or join the run of {site} in {_ATTEMPTS} attempts")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import subprocess
 import threading
 import uuid
 from collections import Counter
@@ -20,13 +21,14 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from conftest import REPO
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from faults import observe
 from faults.conftest import V2, Crawls, sqlite_engine
 from faults.faultmirror import ARTICLE, held
-from faults.processes import Crawl
+from faults.processes import Crawl, crawl_command
 from storage.db import make_engine, migrate
 from storage.models import Article, ArticleVersion, RunWorker
 
@@ -177,3 +179,53 @@ def test_kill_9_of_a_worker_loses_nothing_and_reports_each_change_once(site, cra
     assert len(summaries([survivor])) == 1
     assert stored(postgres) == one_process["v2"]
     assert observe.reported(postgres) == observe.expected(V2)
+
+
+def test_a_run_whose_workers_all_died_is_taken_over_and_each_change_reported_once(site, crawls, postgres, queue):
+    baseline = crawls.run(postgres, **queue)
+    assert baseline.status == 0, baseline.tail()
+    site.snapshot = V2
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate, after=20)]
+    started = workers(crawls, postgres, 2, *FULL, **{**queue, "NEWSWATCH_STORE_BATCH": "1"})
+    for crawl in started:
+        crawl.wait_for_log(r"run \d+ (claimed|joined) by worker")
+    site.wait_for(ARTICLE, count=24)
+    dead_run = observe.runs(postgres)[-1]
+    for crawl in started:
+        crawl.signal(signal.SIGKILL)
+        assert crawl.wait(30) == -signal.SIGKILL
+    gate.set()
+    site.faults = []
+    next_night = crawls.run(postgres, *FULL, **queue)  # the dead run's keys go as this one is claimed
+    assert next_night.status == 0, next_night.tail()
+    runs = observe.runs(postgres)
+    assert [run.status for run in runs] == ["complete", "failed", "complete"]
+    assert runs[1].id == dead_run.id and runs[1].error.startswith("abandoned")
+    assert observe.reported(postgres) == observe.expected(V2)  # what the dead run stored, once; the rest, once
+
+
+@pytest.mark.parametrize(("queue_url", "message"), [
+    ("http://127.0.0.1:6379/0", "bad setting NEWSWATCH_QUEUE='http://127.0.0.1:6379/0': expected a Redis URL"),
+    ("redis://", "bad setting NEWSWATCH_QUEUE='redis://': expected a Redis URL"),
+])
+def test_a_bad_queue_setting_is_one_line_and_exit_2(queue_url, message, tmp_path):
+    result = subprocess.run(crawl_command("http://127.0.0.1:9", f"sqlite:///{tmp_path / 'n.db'}",
+                                          NEWSWATCH_QUEUE=queue_url),
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"scrapy crawl: {message} such as redis://localhost:6379/0, or nothing "
+                                                  "for one crawl process"]
+
+
+def test_an_unreachable_queue_refuses_the_crawl_in_one_line(tmp_path):
+    with socket.socket() as unused:  # a port nobody listens on
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    result = subprocess.run(crawl_command("http://127.0.0.1:9", f"sqlite:///{tmp_path / 'n.db'}",
+                                          NEWSWATCH_QUEUE=f"redis://127.0.0.1:{port}/0"),
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line or "Traceback" in line]
+    assert len(errors) == 1 and "the queue refused the crawl" in errors[0], result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
