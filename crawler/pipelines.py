@@ -207,6 +207,8 @@ class StorePipeline:
         """Write the pending items: all in one transaction, else each in its own."""
         items, self.pending = self.pending, []
         if not items or self.database_failed:
+            if not self.database_failed:
+                self.crawler.signals.send_catch_log(newswatch_signals.stored)
             return  # once the database failed, the crawl is stopping: nothing more is written
         try:
             with Session(self._run.engine) as session, session.begin():
@@ -228,6 +230,7 @@ class StorePipeline:
                 self.stats.inc_value(f"newswatch/{counter}")
             if warning:
                 logger.warning(warning)
+        self.crawler.signals.send_catch_log(newswatch_signals.stored)
 
     def _write_alone(self, item: Stored, closing: bool) -> tuple[list[str], str | None] | None:
         """Write one item in its own transaction; None when the database failed (the crawl stops)."""

@@ -8,7 +8,10 @@ one reason:
 a request is popped from the queue and put in the popping worker's in-flight set in one atomic
 step (a Lua script), so that
 - a worker killed mid-run loses nothing: a survivor puts its in-flight requests back in the
-  queue (bypassing the duplicate filter, `SharedQueue.requeue`);
+  queue (bypassing the duplicate filter, `SharedQueue.requeue`). A request leaves the in-flight set
+  once the worker finished it (neither downloading nor being scraped, its items through the
+  pipelines) and the store pipeline committed its items (signal `stored`, every few seconds), so
+  a death costs the requests of its last seconds, not all it did;
 - the run ends when the queue is empty and no worker holds a request: a worker empties its
   in-flight set only when it is idle with everything it fetched stored (crawler.runs), and the
   worker that finds the queue and every in-flight set empty becomes the run's closer, in the same
@@ -23,15 +26,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import asdict, fields
 from enum import Enum
 from typing import Any, cast
 
 from redis import Redis
+from redis.exceptions import RedisError
 from scrapy import Request
 from scrapy_redis.scheduler import Scheduler
 
+from crawler import signals as newswatch_signals
 from storage.repository import KnownArticle
+
+logger = logging.getLogger(__name__)
 
 # Settings the run's extension (crawler.runs) sets for the scheduler once the run is claimed.
 RUN_KEY_SETTING = "NEWSWATCH_QUEUE_RUN_KEY"
@@ -130,6 +138,11 @@ class SharedQueue:
         keys = [self.requests, self.key("closing"), self.key("workers"), self.inflight(self.worker)]
         return cast(bytes | None, self.server.eval(_POP, len(keys), *keys, self.worker))
 
+    def done(self, finished: list[bytes]) -> None:
+        """Requests this worker finished, their items stored: no longer in its hands."""
+        if finished:
+            self.server.zrem(self.inflight(self.worker), *finished)
+
     def idle(self) -> Idle:
         """This worker is idle with everything it fetched stored: empty its hands, and learn whether the run is drained."""
         keys = [self.requests, self.key("closing"), self.key("workers"), self.key("starting"), self.inflight(self.worker)]
@@ -185,13 +198,31 @@ class RunScheduler(Scheduler):  # type: ignore[misc]
     """scrapy-redis's scheduler, popping through the run's `SharedQueue` (module docstring)."""
 
     shared: SharedQueue
+    crawler: Any
+    held: dict[Request, bytes]  # the requests this worker popped and has not marked done, as queued
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RunScheduler:
         scheduler = cast(RunScheduler, super().from_crawler(crawler))
         settings = crawler.settings
         scheduler.shared = SharedQueue(scheduler.server, settings.get(RUN_KEY_SETTING), settings.get(WORKER_SETTING))
+        scheduler.crawler, scheduler.held = crawler, {}
+        crawler.signals.connect(scheduler.stored, signal=newswatch_signals.stored)
         return scheduler
+
+    def stored(self) -> None:
+        """The store pipeline committed every item handed to it: the requests no longer downloading or
+        being scraped (so their items were handed over, their follow-ups queued) are done."""
+        engine = self.crawler.engine
+        scraping = engine.scraper.slot
+        busy = set(engine.downloader.active)
+        if scraping is not None:
+            busy |= scraping.active | {request for _, request, _ in scraping.queue}
+        finished = [request for request in self.held if request not in busy]
+        try:
+            self.shared.done([self.held.pop(request) for request in finished])
+        except RedisError as error:  # they stay in the queue's in-flight set: at worst fetched again
+            logger.warning("worker %s could not mark %d requests done: %s", self.shared.worker, len(finished), error)
 
     def enqueue_request(self, request: Request) -> bool:
         """scrapy-redis's, without the `spider` argument Scrapy 2.19 deprecates in stats calls."""
@@ -209,4 +240,6 @@ class RunScheduler(Scheduler):  # type: ignore[misc]
             return None
         if self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
-        return cast(Request, self.queue._decode_request(data))
+        request = cast(Request, self.queue._decode_request(data))
+        self.held[request] = data
+        return request

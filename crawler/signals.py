@@ -11,11 +11,15 @@ path in settings), so the crawler never imports the monitor.
 `start_queued` is sent by the spider once its start requests are all scheduled: the claimer of a
 shared run then lets the other workers find the run drained (crawler.queue).
 
+`stored` is sent by the store pipeline once everything the crawl handed it so far is committed:
+the queue's scheduler then marks the requests it finished as done (crawler.queue).
+
 `run_idle` is sent when a worker of a shared run (NEWSWATCH_QUEUE) is idle, before it hands
 back what it fetched as done (crawler.queue): the store pipeline writes its pending batch then.
 """
 
 run_idle = object()
 start_queued = object()
+stored = object()
 run_started = object()
 run_finished = object()
