@@ -152,7 +152,9 @@ def test_a_worker_joins_a_run_late_and_takes_a_share(site, crawls, postgres, que
     assert shares[second.pid]["requests"] > 0  # it took part, not only watched
 
 
-def test_kill_9_of_a_worker_loses_nothing_and_reports_each_change_once(site, crawls, postgres, queue, one_process):
+@pytest.mark.parametrize("role", ["joined", "claimed"])
+def test_kill_9_of_a_worker_loses_nothing_and_reports_each_change_once(site, crawls, postgres, queue, one_process,
+                                                                       role):
     baseline = crawls.run(postgres, **queue)
     assert baseline.status == 0, baseline.tail()
     site.snapshot = V2
@@ -160,12 +162,16 @@ def test_kill_9_of_a_worker_loses_nothing_and_reports_each_change_once(site, cra
     site.faults = [held(ARTICLE, gate, after=10)]  # from the 11th article on, fetches hang until the gate opens
     started = workers(crawls, postgres, 2, *FULL, **queue)
     roles = {crawl.wait_for_log(r"run \d+ (claimed|joined) by worker").group(1): crawl for crawl in started}
-    survivor, victim = roles["claimed"], roles["joined"]  # the claimer survives: a joiner is killed
-    run_id = int(victim.wait_for_log(r"run (\d+) joined by worker").group(1))
-    # The moment: the joiner holds requests it has not finished (the queue's in-flight set of it).
-    holding = f"{queue['NEWSWATCH_QUEUE_PREFIX']}:icesco:{run_id}:inflight:{victim.pid}@{socket.gethostname()}"
+    victim = roles[role]
+    survivor = next(crawl for crawl in started if crawl is not victim)
+    run_id = int(victim.wait_for_log(r"run (\d+) (claimed|joined) by worker").group(1))
+    # The moment: the victim holds requests it has not finished (its in-flight set in the queue),
+    # and the claimer has queued every start request (else the run could only end incomplete).
+    key = f"{queue['NEWSWATCH_QUEUE_PREFIX']}:icesco:{run_id}"
+    holding = f"{key}:inflight:{victim.pid}@{socket.gethostname()}"
     server = redis.Redis.from_url(REDIS_URL)
-    observe.eventually(lambda: server.zcard(holding) > 0, "the joiner holds requests", crawl=victim)
+    observe.eventually(lambda: server.zcard(holding) > 0 and not server.exists(f"{key}:starting"),
+                       "the victim holds requests, the start is queued", crawl=victim)
     server.close()
     victim.signal(signal.SIGKILL)
     assert victim.wait(30) == -signal.SIGKILL
