@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from enum import Enum
 from typing import Any, cast
 
@@ -185,12 +185,10 @@ def _iso(value: object) -> str:
 
 
 def _known(item: dict[str, Any]) -> KnownArticle:
-    types = {field.name: field.type for field in fields(KnownArticle)}
-    for name, value in item.items():
-        if value is not None and "datetime" in str(types[name]):
-            item[name] = dt.datetime.fromisoformat(value)
-        elif value is not None and "date" in str(types[name]):
-            item[name] = dt.date.fromisoformat(value)
+    """A known article as `start` left it (JSON: its dates as ISO strings)."""
+    if item.get("published"):
+        item["published"] = dt.date.fromisoformat(item["published"])
+    item["checked_at"] = dt.datetime.fromisoformat(item["checked_at"])
     return KnownArticle(**item)
 
 
