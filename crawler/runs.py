@@ -236,7 +236,8 @@ class RunLifecycle:
                 logger.info("worker %s leaves run %s (%s): %s", self.shared.worker, self.run.id, reason,
                             "another worker closes it" if reason == "finished" else
                             "what it held is back in the queue for the others")
-                self.crawler.stats.set_value(exits.RUN_STATUS_STAT, "complete" if reason == "finished" else "incomplete")
+                # Its exit status says how its own part ended: the run's is the closer's to say.
+                self.crawler.stats.set_value(exits.RUN_STATUS_STAT, _part_status(reason, self.crawler.stats.get_stats()))
                 return
             shares = workers.shares(self.run.engine, self.run.id)
             start_lost = self.shared.start_lost()
@@ -318,6 +319,14 @@ def _start(crawler: Crawler, engine: Engine) -> Run:
             runs.finish_run(session, claim.run_id, "failed", {}, error=f"could not read the known articles: {error}")
         raise
     return Run(claim.run_id, profile.name, engine, known, claim.took_over, claim.is_baseline)
+
+
+def _part_status(reason: str, scrapy_stats: Mapping[str, Any]) -> str:
+    """How the part of a worker that leaves a shared run ended: failed when the database failed under
+    it, incomplete when it was stopped, else complete."""
+    if scrapy_stats.get(DATABASE_FAILED_STAT):
+        return "failed"
+    return "complete" if reason == "finished" else "incomplete"
 
 
 def _start_shared(crawler: Crawler, engine: Engine) -> tuple[Run, SharedQueue]:
