@@ -2,11 +2,11 @@
 
 Scrapy's scheduler and duplicate filter live in Redis, through scrapy-redis's `Scheduler` and
 `RFPDupeFilter`, under keys of the site and run (`{prefix}:{site}:{run}:...`), so two sites or
-two runs never share a queue. `RunScheduler` subclasses scrapy-redis's scheduler (0.9.1 works with Scrapy 2.19: only its stats
-calls pass the `spider` argument Scrapy deprecates, and `enqueue_request` is redone without it), for
-one reason:
-a request is popped from the queue and put in the popping worker's in-flight set in one atomic
-step (a Lua script), so that
+two runs never share a queue. `RunScheduler` subclasses scrapy-redis's scheduler (0.9.1, which works
+with Scrapy 2.19 but for deprecated calls, `spider=` in its stats calls and `Spider.log` as it opens
+on a queue that holds requests: `enqueue_request` is redone, `open` silenced) for one reason: a
+request is popped from the queue and put in the popping worker's in-flight set in one atomic step
+(a Lua script), so that
 - a worker killed mid-run loses nothing: a survivor puts its in-flight requests back in the
   queue (bypassing the duplicate filter, `SharedQueue.requeue`). A request leaves the in-flight set
   once the worker finished it (neither downloading nor being scraped, its items through the
@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import warnings
 from dataclasses import asdict
 from enum import Enum
 from typing import Any, cast
@@ -34,6 +35,7 @@ from typing import Any, cast
 from redis import Redis
 from redis.exceptions import RedisError
 from scrapy import Request
+from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy_redis.scheduler import Scheduler
 
 from crawler import signals as newswatch_signals
@@ -221,6 +223,11 @@ class RunScheduler(Scheduler):  # type: ignore[misc]
             self.shared.done([self.held.pop(request) for request in finished])
         except RedisError as error:  # they stay in the queue's in-flight set: at worst fetched again
             logger.warning("worker %s could not mark %d requests done: %s", self.shared.worker, len(finished), error)
+
+    def open(self, spider: Any) -> None:
+        with warnings.catch_warnings():  # "Resuming crawl": said through Spider.log, deprecated
+            warnings.simplefilter("ignore", ScrapyDeprecationWarning)
+            super().open(spider)
 
     def enqueue_request(self, request: Request) -> bool:
         """scrapy-redis's, without the `spider` argument Scrapy 2.19 deprecates in stats calls."""

@@ -75,6 +75,7 @@ def finish(started: list[Crawl], timeout: float = 180.0) -> None:
         assert crawl.wait(timeout) == 0, crawl.tail()
         assert not crawl.errors(), crawl.errors()
         assert crawl.tracebacks() == 0, crawl.tail()
+        assert "DeprecationWarning" not in crawl.log, crawl.tail()  # scrapy-redis on this Scrapy: silenced
 
 
 def stored(engine: Engine) -> dict[str, list[str]]:
