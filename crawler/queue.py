@@ -10,7 +10,8 @@ request is popped from the queue and put in the popping worker's in-flight set i
 - a worker killed mid-run loses nothing: a survivor puts its in-flight requests back in the
   queue (bypassing the duplicate filter, `SharedQueue.requeue`). A request leaves the in-flight set
   once the worker finished it (neither downloading nor being scraped, its items through the
-  pipelines) and the store pipeline committed its items (signal `stored`, every few seconds), so
+  pipelines) and its items and the worker's share of the run are stored (signal `share_saved`,
+  every few seconds), so
   a death costs the requests of its last seconds, not all it did;
 - the run ends when the queue is empty and no worker holds a request: a worker empties its
   in-flight set only when it is idle with everything it fetched stored (crawler.runs), and the
@@ -207,12 +208,13 @@ class RunScheduler(Scheduler):  # type: ignore[misc]
         settings = crawler.settings
         scheduler.shared = SharedQueue(scheduler.server, settings.get(RUN_KEY_SETTING), settings.get(WORKER_SETTING))
         scheduler.crawler, scheduler.held = crawler, {}
-        crawler.signals.connect(scheduler.stored, signal=newswatch_signals.stored)
+        crawler.signals.connect(scheduler.share_saved, signal=newswatch_signals.share_saved)
         return scheduler
 
-    def stored(self) -> None:
-        """The store pipeline committed every item handed to it: the requests no longer downloading or
-        being scraped (so their items were handed over, their follow-ups queued) are done."""
+    def share_saved(self) -> None:
+        """Every item handed to the store pipeline is committed, and this worker's share of the run
+        with it (crawler.runs): the requests no longer downloading or being scraped (so their items
+        were handed over, their follow-ups queued) are done."""
         engine = self.crawler.engine
         scraping = engine.scraper.slot
         busy = set(engine.downloader.active)

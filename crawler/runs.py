@@ -45,7 +45,7 @@ from crawler import signals as newswatch_signals
 from crawler.queue import RUN_KEY_SETTING, WORKER_SETTING, Idle, SharedQueue
 from crawler.sites import SiteProfile
 from crawler.summary import run_summary, start_line
-from crawler.witness import WITNESS_STAT, RemovalWitnesses
+from crawler.witness import WITNESS_SEEN_STAT, WITNESS_STAT, RemovalWitnesses
 from storage import addresses, repository, runs, workers
 from storage.db import make_engine, migrate
 from storage.failures import describe
@@ -77,6 +77,7 @@ class RunLifecycle:
         self.run = run
         self.shared = shared  # the run's queue, when several processes work it (NEWSWATCH_QUEUE)
         self.idle: Idle | None = None  # what the queue said when this worker was last idle
+        self.witness_saved: int | None = None  # how much its witnesses had seen when last stored
         self.stale_after = dt.timedelta(minutes=crawler.settings.getfloat("NEWSWATCH_LOCK_STALE_MINUTES"))
         self.owner = runs.Owner.this_process()
         self.interval = crawler.settings.getfloat("NEWSWATCH_HEARTBEAT_SECONDS")
@@ -114,6 +115,7 @@ class RunLifecycle:
         if shared is not None:
             crawler.signals.connect(extension.spider_idle, signal=signals.spider_idle)
             crawler.signals.connect(extension.start_queued, signal=newswatch_signals.start_queued)
+            crawler.signals.connect(extension.stored, signal=newswatch_signals.stored)
         return extension
 
     def spider_opened(self) -> None:
@@ -186,13 +188,28 @@ class RunLifecycle:
         except RedisError as error:  # its next idle says so instead
             logger.warning("worker %s could not say its start requests are queued: %s", self.shared.worker, error)
 
+    def stored(self) -> None:
+        """The store pipeline committed what it was handed: this worker's share of the stats and
+        witnesses is stored with it, then the requests it finished may leave its hands (the
+        scheduler, on `share_saved`): a death after this point costs none of them."""
+        try:
+            self._save_share()
+        except SQLAlchemyError as error:  # its requests stay in its hands: at worst fetched again
+            logger.warning("worker %s could not store its share of run %s: %s", self.owner.pid, self.run.id,
+                           describe(error))
+            return
+        self.crawler.signals.send_catch_log(newswatch_signals.share_saved)
+
     def _save_share(self) -> None:
         """This worker's run stats and witnesses so far, for the worker that closes the run."""
         scrapy_stats = self.crawler.stats.get_stats()
         stats = run_stats(scrapy_stats)
         if database_failed := scrapy_stats.get(DATABASE_FAILED_STAT):
             stats["database_failed"] = database_failed
-        workers.save_share(self.run.engine, self.run.id, self.owner, stats, scrapy_stats.get(WITNESS_STAT) or {})
+        seen = scrapy_stats.get(WITNESS_SEEN_STAT)
+        witness = scrapy_stats.get(WITNESS_STAT) if seen != self.witness_saved else None  # unchanged: not written again
+        workers.save_share(self.run.engine, self.run.id, self.owner, stats, witness)
+        self.witness_saved = seen
 
     def _requeue_dead(self) -> None:
         """Put back in the queue what the run's dead workers held (one survivor does it for each)."""

@@ -27,6 +27,7 @@ from storage.repository import KnownArticle
 
 # The stat in which a worker of a shared run (crawler.queue) leaves what its listings said (`state`).
 WITNESS_STAT = "newswatch/witness"
+WITNESS_SEEN_STAT = "newswatch/witness_seen"  # `RemovalWitnesses.seen` when it was left there
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # of a merged witness's article: its check time plays no part
 
 
@@ -55,10 +56,12 @@ class RemovalWitnesses:
     listed: set[str] = field(default_factory=set)
     walks: dict[str, _Walk] = field(default_factory=dict)
     gone: dict[str, KnownArticle] = field(default_factory=dict)
+    seen: int = 0  # how many listing pages and 404/410s it was told of: its state changes with it
 
     def listing_page(self, language: str, articles: Iterable[str], *, last: bool) -> None:
         """A listing page of `language` walked (pages are walked in order from the first), linking
         `articles` (canonical URLs); `last` when the listing has no later page."""
+        self.seen += 1
         walk = self.walks.setdefault(language, _Walk())
         for url in articles:
             self.listed.add(url)
@@ -69,6 +72,7 @@ class RemovalWitnesses:
 
     def answered_gone(self, article: KnownArticle) -> None:
         """The known release `article` answered 404 or 410 in this run."""
+        self.seen += 1
         self.gone[article.url] = article
 
     def should_stand(self, url: str) -> bool:

@@ -118,10 +118,14 @@ def _mine(run_id: int, owner: runs.Owner) -> Any:
 
 
 def save_share(engine: Engine, run_id: int, owner: runs.Owner, stats: Mapping[str, Any],
-               witness: Mapping[str, Any]) -> None:
-    """Store this worker's run stats and witnesses so far (the closer sums every worker's)."""
+               witness: Mapping[str, Any] | None) -> None:
+    """Store this worker's run stats and witnesses so far (the closer sums every worker's); `witness`
+    None: unchanged since last stored."""
+    values: dict[str, Any] = {"stats": dict(stats), "heartbeat_at": _now()}
+    if witness is not None:
+        values["witness"] = dict(witness)
     with engine.begin() as connection:
-        connection.execute(_mine(run_id, owner).values(stats=dict(stats), witness=dict(witness), heartbeat_at=_now()))
+        connection.execute(_mine(run_id, owner).values(**values))
 
 
 def leave(engine: Engine, run_id: int, owner: runs.Owner) -> None:

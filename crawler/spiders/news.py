@@ -49,7 +49,7 @@ from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
 from crawler.urls import article_ref, canonicalize, language_of, on_origin, site_hosts
 from crawler.wholeness import cut_short, missing_end
-from crawler.witness import WITNESS_STAT, RemovalWitnesses
+from crawler.witness import WITNESS_SEEN_STAT, WITNESS_STAT, RemovalWitnesses
 from storage import repository
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -84,6 +84,8 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.run_started, signal=newswatch_signals.run_started)
         crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider.judge_removals, signal=signals.spider_idle)
+        if crawler.settings.get("NEWSWATCH_QUEUE"):
+            crawler.signals.connect(spider.share_witnesses, signal=newswatch_signals.stored)
         return spider
 
     def run_started(self, run: Run) -> None:
@@ -402,13 +404,20 @@ class NewsSpider(scrapy.Spider):
         only ones detection may remove), and how many answered 404/410 while the listings link them
         (`newswatch/gone_listed`: failed fetches)."""
         verdict = self.witnesses.verdict()
-        if self.settings.get("NEWSWATCH_QUEUE"):  # the run's closer judges on every worker's (crawler.runs)
-            self.crawler.stats.set_value(WITNESS_STAT, self.witnesses.state())
         self.crawler.stats.set_value("newswatch/gone_witnessed", list(verdict.witnessed))
         self.crawler.stats.set_value("newswatch/gone_listed", verdict.listed)
         if verdict.listed:
             self.logger.warning("%d releases answered 404/410 while the listings link them: failed fetches, "
                                 "not removals", verdict.listed)
+
+    def share_witnesses(self) -> None:
+        """A worker of a shared run stored what it read: what its listings said goes with it (the
+        stats the run's extension stores as this worker's share; the closer judges on all of them)."""
+        witnesses = getattr(self, "witnesses", None)  # built in start()
+        shared = self.crawler.stats.get_value(WITNESS_SEEN_STAT)
+        if witnesses is not None and witnesses.seen != shared:
+            self.crawler.stats.set_value(WITNESS_STAT, witnesses.state())
+            self.crawler.stats.set_value(WITNESS_SEEN_STAT, witnesses.seen)
 
     def fetch_failed(self, failure: Failure) -> None:
         """A request that failed after Scrapy's retries: a failure of the run, never a change."""

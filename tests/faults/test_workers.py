@@ -188,6 +188,29 @@ def test_kill_9_of_a_worker_loses_nothing_and_reports_each_change_once(site, cra
     assert observe.reported(postgres) == observe.expected(V2)
 
 
+def test_a_worker_stopped_by_sigterm_leaves_and_the_others_finish_the_run(site, crawls, postgres, queue, one_process):
+    baseline = crawls.run(postgres, **queue)
+    assert baseline.status == 0, baseline.tail()
+    site.snapshot = V2
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate, after=10)]
+    started = workers(crawls, postgres, 2, *FULL, **queue)
+    roles = {crawl.wait_for_log(r"run \d+ (claimed|joined) by worker").group(1): crawl for crawl in started}
+    survivor, stopped = roles["claimed"], roles["joined"]
+    site.wait_for(ARTICLE, count=14)
+    stopped.signal(signal.SIGTERM)
+    stopped.wait_for_log(r"shutting down gracefully")
+    gate.set()
+    assert stopped.wait(60) == 3, stopped.tail()  # its own part stopped before its end; the run is the survivor's
+    assert re.search(r"worker \S+ leaves run \d+ \(shutdown\)", stopped.log), stopped.tail()
+    finish([survivor])
+    run = observe.runs(postgres)[-1]
+    assert run.status == "complete", (run.status, run.error)
+    assert len(summaries([survivor, stopped])) == 1
+    assert stored(postgres) == one_process["v2"]
+    assert observe.reported(postgres) == observe.expected(V2)
+
+
 def test_a_run_whose_workers_all_died_is_taken_over_and_each_change_reported_once(site, crawls, postgres, queue):
     baseline = crawls.run(postgres, **queue)
     assert baseline.status == 0, baseline.tail()
