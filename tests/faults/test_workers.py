@@ -34,7 +34,7 @@ from storage.models import Article, ArticleVersion, RunWorker
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 FULL = ("-a", "mode=full")
-SUMMARY = r"\] INFO: run \d+ (complete|incomplete|failed) in "
+SUMMARY = r"\] (INFO|WARNING): run \d+ (complete|incomplete|failed) in "
 
 
 @pytest.fixture
@@ -49,7 +49,8 @@ def queue() -> Iterator[dict[str, str]]:
     prefix = f"nwtest{uuid.uuid4().hex[:10]}"
     yield {"NEWSWATCH_QUEUE": REDIS_URL, "NEWSWATCH_QUEUE_PREFIX": prefix}
     left = [key.decode() for key in server.scan_iter(match=f"{prefix}:*")]
-    server.delete(*left) if left else None
+    if left:
+        server.delete(*left)
     server.close()
     assert not left, f"keys left in Redis after the run: {left}"
 
