@@ -122,10 +122,11 @@ class RunLifecycle:
         run, settings = self.run, self.crawler.settings
         self.crawler.stats.set_value("newswatch/run_id", run.id)  # for readers of the stats (`newswatch demo`)
         self.clock = time.monotonic()
-        logger.info("%s", start_line(run.id, site=run.site, site_url=config.site_url(settings),
-                                     languages=config.languages(settings), full=config.full_mode(settings),
-                                     known=len(run.known), database=run.engine.url.render_as_string(hide_password=True),
-                                     baseline=run.is_baseline))
+        if not run.joined:  # a joiner's run started already, and said so in its claimer's log
+            logger.info("%s", start_line(run.id, site=run.site, site_url=config.site_url(settings),
+                                         languages=config.languages(settings), full=config.full_mode(settings),
+                                         known=len(run.known), database=run.engine.url.render_as_string(hide_password=True),
+                                         baseline=run.is_baseline))
         if self.shared is not None:
             logger.info("run %s %s by worker %s; more workers join with the same NEWSWATCH_QUEUE", run.id,
                         "joined" if run.joined else "claimed", self.shared.worker)
