@@ -64,6 +64,18 @@ class Environment:
 
     def update_settings(self, settings: BaseSettings) -> None:
         check(settings)
+        if queue := settings.get("NEWSWATCH_QUEUE"):
+            shared_queue(settings, queue)
+
+
+def shared_queue(settings: BaseSettings, url: str) -> None:
+    """Scrapy's scheduler and duplicate filter in Redis at `url` (scrapy-redis, crawler.queue): every
+    crawl with the same NEWSWATCH_QUEUE works one run of the site together."""
+    priority = settings.getpriority("NEWSWATCH_QUEUE") or ENVIRONMENT_PRIORITY
+    settings.set("SCHEDULER", "crawler.queue.RunScheduler", priority)
+    settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority)
+    settings.set("REDIS_URL", url, priority)
+    settings.set("SCHEDULER_PERSIST", True, priority)  # the run's keys are deleted as the run ends (crawler.queue)
 
 
 def from_environment(settings: BaseSettings, environ: Mapping[str, str]) -> None:
@@ -201,6 +213,11 @@ def check(settings: BaseSettings) -> None:
     log_file = settings.get("LOG_FILE")
     if log_file and not Path(log_file).parent.is_dir():
         raise BadSetting("LOG_FILE", log_file, "expected a file in an existing directory (also NEWSWATCH_LOG_FILE)")
+    queue = settings.get("NEWSWATCH_QUEUE")
+    if queue and (urlsplit(queue).scheme not in ("redis", "rediss", "unix") or
+                  (urlsplit(queue).scheme != "unix" and not urlsplit(queue).hostname)):
+        raise BadSetting("NEWSWATCH_QUEUE", queue, "expected a Redis URL such as redis://localhost:6379/0, or nothing "
+                         "for one crawl process")
     database_url = settings.get("NEWSWATCH_DATABASE_URL")
     try:
         check_url(database_url)

@@ -161,6 +161,8 @@ class StorePipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         pipeline = cls(crawler)
         crawler.signals.connect(pipeline.run_started, signal=newswatch_signals.run_started)
+        # A worker of a shared run, idle, hands back what it fetched as done (crawler.runs): stored first.
+        crawler.signals.connect(pipeline.flush, signal=newswatch_signals.run_idle)
         return pipeline
 
     def run_started(self, run: Run) -> None:
@@ -205,6 +207,8 @@ class StorePipeline:
         """Write the pending items: all in one transaction, else each in its own."""
         items, self.pending = self.pending, []
         if not items or self.database_failed:
+            if not self.database_failed:
+                self.crawler.signals.send_catch_log(newswatch_signals.stored)
             return  # once the database failed, the crawl is stopping: nothing more is written
         try:
             with Session(self._run.engine) as session, session.begin():
@@ -226,6 +230,7 @@ class StorePipeline:
                 self.stats.inc_value(f"newswatch/{counter}")
             if warning:
                 logger.warning(warning)
+        self.crawler.signals.send_catch_log(newswatch_signals.stored)
 
     def _write_alone(self, item: Stored, closing: bool) -> tuple[list[str], str | None] | None:
         """Write one item in its own transaction; None when the database failed (the crawl stops)."""

@@ -27,6 +27,10 @@ NEWSWATCH_SITES_DIR = ""
 NEWSWATCH_SITE_URL = ""
 NEWSWATCH_LANGUAGES: list[str] = []
 NEWSWATCH_DATABASE_URL = storage.DEFAULT_DATABASE_URL
+# Several crawl processes, on one machine or several, work one run together through a Redis queue
+# (crawler.queue): redis://host:6379/0. Empty: one process, Scrapy's own scheduler.
+NEWSWATCH_QUEUE = ""
+NEWSWATCH_QUEUE_PREFIX = "newswatch"  # of the run's Redis keys: {prefix}:{site}:{run}:...
 
 # Trust: a run with more failed article fetches than this share is incomplete (no removals);
 # an extraction shorter than this share of the stored text is a failure, not an edit.

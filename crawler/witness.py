@@ -17,12 +17,18 @@ day). Pure bookkeeping, fed by the spider (crawler.spiders.news).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from crawler.sites import SiteProfile
 from crawler.urls import article_ref
 from storage.repository import KnownArticle
+
+# The stat in which a worker of a shared run (crawler.queue) leaves what its listings said (`state`).
+WITNESS_STAT = "newswatch/witness"
+WITNESS_SEEN_STAT = "newswatch/witness_seen"  # `RemovalWitnesses.seen` when it was left there
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # of a merged witness's article: its check time plays no part
 
 
 @dataclass(frozen=True)
@@ -50,10 +56,12 @@ class RemovalWitnesses:
     listed: set[str] = field(default_factory=set)
     walks: dict[str, _Walk] = field(default_factory=dict)
     gone: dict[str, KnownArticle] = field(default_factory=dict)
+    seen: int = 0  # how many listing pages and 404/410s it was told of: its state changes with it
 
     def listing_page(self, language: str, articles: Iterable[str], *, last: bool) -> None:
         """A listing page of `language` walked (pages are walked in order from the first), linking
         `articles` (canonical URLs); `last` when the listing has no later page."""
+        self.seen += 1
         walk = self.walks.setdefault(language, _Walk())
         for url in articles:
             self.listed.add(url)
@@ -64,6 +72,7 @@ class RemovalWitnesses:
 
     def answered_gone(self, article: KnownArticle) -> None:
         """The known release `article` answered 404 or 410 in this run."""
+        self.seen += 1
         self.gone[article.url] = article
 
     def should_stand(self, url: str) -> bool:
@@ -77,6 +86,31 @@ class RemovalWitnesses:
         if ref is None or walk is None or walk.oldest is None:
             return False
         return walk.to_the_end or ref.published > walk.oldest
+
+    def state(self) -> dict[str, Any]:
+        """What this process saw, as JSON: a run worked by several processes (crawler.queue) judges
+        on the merged state of all of them (`merged`), as one process would have."""
+        return {"listed": sorted(self.listed),
+                "walks": {language: [walk.oldest.isoformat() if walk.oldest else None, walk.to_the_end]
+                          for language, walk in self.walks.items()},
+                "gone": [[article.id, url, article.answered_gone] for url, article in self.gone.items()]}
+
+    @classmethod
+    def merged(cls, profile: SiteProfile, states: Iterable[Mapping[str, Any]]) -> RemovalWitnesses:
+        """The witnesses of several processes of one run: a language's listing is walked page after
+        page whoever fetched each, so its walk reaches the oldest date any of them saw."""
+        witnesses = cls(profile)
+        for state in states:
+            witnesses.listed.update(state.get("listed", ()))
+            for language, (oldest, to_the_end) in state.get("walks", {}).items():
+                walk = witnesses.walks.setdefault(language, _Walk())
+                if oldest is not None:
+                    date = dt.date.fromisoformat(oldest)
+                    walk.oldest = date if walk.oldest is None else min(walk.oldest, date)
+                walk.to_the_end = walk.to_the_end or to_the_end
+            for article_id, url, answered_gone in state.get("gone", ()):
+                witnesses.gone[url] = KnownArticle(article_id, url, None, None, None, _EPOCH, answered_gone=answered_gone)
+        return witnesses
 
     def verdict(self) -> Verdict:
         witnessed, listed = [], 0

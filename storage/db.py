@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 # The newest migration in storage/migrations/versions (tests/test_storage.py checks it against
 # Alembic's head): a database at this revision needs no Alembic, whose import costs a command
 # a quarter of its start-up.
-SCHEMA_HEAD = "0008_sites"
+SCHEMA_HEAD = "0009_run_workers"
 # How long an SQLite writer waits for another one's lock before "database is locked".
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option: on SQLite, start transactions with BEGIN IMMEDIATE (write lock up front).

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     false,
     text,
 )
@@ -117,6 +118,25 @@ class CrawlRun(Base):
     hold: Mapped[str | None] = mapped_column(String(16))
     hold_reason: Mapped[str | None] = mapped_column(Text)
     hold_evidence: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON_TYPE)
+
+
+class RunWorker(Base):
+    """One crawl process working a shared run (NEWSWATCH_QUEUE): its heartbeat, and its share of the
+    run's stats and witnesses, summed by the worker that closes the run (storage.workers)."""
+
+    __tablename__ = "run_workers"
+    __table_args__ = (UniqueConstraint("run_id", "pid", "hostname"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id", ondelete="CASCADE"), index=True)
+    pid: Mapped[int]
+    hostname: Mapped[str] = mapped_column(String(255))
+    joined_at: Mapped[dt.datetime]
+    heartbeat_at: Mapped[dt.datetime]
+    # working; left (its spider closed); dead (killed: a survivor re-queued what it had in hand)
+    state: Mapped[str] = mapped_column(String(16), default="working")
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)  # its run stats (crawler.runs.run_stats)
+    witness: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what its listings said (crawler.witness)
 
 
 class Article(Base):

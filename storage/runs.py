@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.db import BEGIN_IMMEDIATE
-from storage.models import RUN_STATUSES, Article, CrawlRun
+from storage.models import RUN_STATUSES, Article, CrawlRun, RunWorker
 
 logger = logging.getLogger(__name__)
 
@@ -238,11 +238,12 @@ def running_run(session: Session, site: str, *, for_update: bool = False) -> Cra
 
 
 def claim(engine: Engine, site: str, *, owner: Owner | None = None,
-          stale_after: dt.timedelta = DEFAULT_STALE_AFTER) -> Claim:
+          stale_after: dt.timedelta = DEFAULT_STALE_AFTER, shared: bool = False) -> Claim:
     """Start a running crawl of `site` owned by `owner` (this process by default), in one transaction.
 
     Raises `CrawlAlreadyRunning`, having written nothing, while a live crawl holds the lock;
-    a run left by a dead owner is marked `failed` ("abandoned: ...") and taken over.
+    a run left by a dead owner is marked `failed` ("abandoned: ...") and taken over. A `shared`
+    run (storage.workers) has its owner as first worker from the same transaction: others may join it.
     """
     owner = owner or Owner.this_process()
     took_over: CrawlRun | None = None
@@ -253,6 +254,11 @@ def claim(engine: Engine, site: str, *, owner: Owner | None = None,
                 with session.begin_nested():
                     run = start_run(session, site)
                     run.pid, run.hostname, run.heartbeat_at = owner.pid, owner.hostname, run.started_at
+                    if shared:
+                        session.add(RunWorker(run_id=run.id, pid=owner.pid, hostname=owner.hostname,
+                                              joined_at=run.started_at, heartbeat_at=run.started_at,
+                                              state="working", stats={}, witness={}))
+                        session.flush()
             except IntegrityError:  # the partial unique index: someone holds the lock
                 pass
             else:

@@ -49,7 +49,7 @@ from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
 from crawler.urls import article_ref, canonicalize, language_of, on_origin, site_hosts
 from crawler.wholeness import cut_short, missing_end
-from crawler.witness import RemovalWitnesses
+from crawler.witness import WITNESS_SEEN_STAT, WITNESS_STAT, RemovalWitnesses
 from storage import repository
 
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -68,7 +68,7 @@ class NewsSpider(scrapy.Spider):
         super().__init__(*args, **kwargs)
         self._arguments = {"languages": languages, "mode": mode}
         self.known: Mapping[str, repository.KnownArticle] = {}
-        self.all_known_pages: dict[str, int] = {}
+        self.joined = False  # a worker that joined a shared run (crawler.queue): the claimer schedules the start
         self.moves: MoveCandidates  # built in start(), from the known articles
         self.witnesses: RemovalWitnesses  # built in start(): what the listings say of 404/410s
         self.known_languages: set[str] = set()  # of the known articles (start())
@@ -84,11 +84,14 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.run_started, signal=newswatch_signals.run_started)
         crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider.judge_removals, signal=signals.spider_idle)
+        if crawler.settings.get("NEWSWATCH_QUEUE"):
+            crawler.signals.connect(spider.share_witnesses, signal=newswatch_signals.stored)
         return spider
 
     def run_started(self, run: Run) -> None:
         """The run's extension (crawler.runs) read the articles already stored: re-check them."""
         self.known = run.known
+        self.joined = run.joined
 
     def _read_settings(self) -> None:
         """This crawl's settings, checked at start-up (crawler.config)."""
@@ -110,6 +113,8 @@ class NewsSpider(scrapy.Spider):
         self.witnesses = RemovalWitnesses(self.profile)
         self.known_languages = {ref.language for url in self.known if (ref := article_ref(url, self.profile))}
         self.judge_removals()  # the run's record says there was no witnessed removal, until there is one
+        if self.joined:
+            return  # the claimer queued the start requests: this worker takes its share of the queue
         for language in self.languages:
             yield self.listing_request(self.site_url + quote(self.profile.listing_paths[language]), language)
             yield scrapy.Request(self.site_url + f"/{language}/feed/", callback=self.parse_feed,
@@ -121,6 +126,7 @@ class NewsSpider(scrapy.Spider):
             reason = self.due(article, self.today)
             if self.full or reason:
                 yield self.article_request(article.url, conditional=reason == RECENT)
+        self.crawler.signals.send_catch_log(newswatch_signals.start_queued)  # each one was scheduled as it came
 
     def due(self, article: repository.KnownArticle, today: dt.date) -> str | None:
         """Why a known article is re-checked tonight, if it is: RECENT ones every run, with a
@@ -134,9 +140,11 @@ class NewsSpider(scrapy.Spider):
             return RECENT
         return SHARE if article.id % self.revalidate_days == today.toordinal() % self.revalidate_days else None
 
-    def listing_request(self, url: str, language: str) -> scrapy.Request:
+    def listing_request(self, url: str, language: str, known_pages: int = 0) -> scrapy.Request:
+        """A listing page; `known_pages`: how many pages of the walk so far held only known articles
+        (carried by the request, as the walk may go on in another worker of a shared run)."""
         return scrapy.Request(on_origin(url, self.site_url), callback=self.parse_listing, errback=self.fetch_failed,
-                              cb_kwargs={"language": language}, meta={"listing": True})
+                              cb_kwargs={"language": language, "known_pages": known_pages}, meta={"listing": True})
 
     def article_request(self, url: str, *, conditional: bool = True, fetch_url: str | None = None,
                         hops: int = 0) -> scrapy.Request:
@@ -206,7 +214,7 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("newswatch/move_checks")
             yield self.article_request(article.url, conditional=False)
 
-    def parse_listing(self, response: Response, language: str) -> Iterator[scrapy.Request]:
+    def parse_listing(self, response: Response, language: str, known_pages: int = 0) -> Iterator[scrapy.Request]:
         """Request the articles it links to and the next listing page; article text comes from article pages."""
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("newswatch/listing_failed")
@@ -240,12 +248,12 @@ class NewsSpider(scrapy.Spider):
         if self.full:
             yield from (self.article_request(url) for url in articles if url in self.known)
         if articles and not new:
-            self.all_known_pages[language] = self.all_known_pages.get(language, 0) + 1
-            if not self.full and self.all_known_pages[language] >= self.known_pages_depth:
+            known_pages += 1
+            if not self.full and known_pages >= self.known_pages_depth:
                 self.logger.info("%s: page %d holds only known articles; listing walk stops", language, page)
                 return
         if later:  # the next page only: the walk can stop where the news we know begins
-            yield self.listing_request(pages[later[0]], language)
+            yield self.listing_request(pages[later[0]], language, known_pages)
 
     def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
         """Articles a WordPress feed lists (a bonus: the listings alone must suffice)."""
@@ -401,6 +409,15 @@ class NewsSpider(scrapy.Spider):
         if verdict.listed:
             self.logger.warning("%d releases answered 404/410 while the listings link them: failed fetches, "
                                 "not removals", verdict.listed)
+
+    def share_witnesses(self) -> None:
+        """A worker of a shared run stored what it read: what its listings said goes with it (the
+        stats the run's extension stores as this worker's share; the closer judges on all of them)."""
+        witnesses = getattr(self, "witnesses", None)  # built in start()
+        shared = self.crawler.stats.get_value(WITNESS_SEEN_STAT)
+        if witnesses is not None and witnesses.seen != shared:
+            self.crawler.stats.set_value(WITNESS_STAT, witnesses.state())
+            self.crawler.stats.set_value(WITNESS_SEEN_STAT, witnesses.seen)
 
     def fetch_failed(self, failure: Failure) -> None:
         """A request that failed after Scrapy's retries: a failure of the run, never a change."""
