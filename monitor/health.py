@@ -47,7 +47,7 @@ class JudgedSite:
 @dataclass(frozen=True)
 class HealthSettings:
     """How long without a complete run, and with e-mail failing, before the operator must know; and
-    the sites judged each on its own runs (with fewer than two, every run is judged together)."""
+    the sites judged, each on its own runs (none: every run together, as one site)."""
 
     stale_after: dt.timedelta = DEFAULT_STALE_AFTER
     mail_failing_after: dt.timedelta = DEFAULT_MAIL_FAILING_AFTER
@@ -170,8 +170,8 @@ def check(session: Session, settings: HealthSettings = HealthSettings(), *,
     several = len(settings.sites) > 1
     problems: list[Problem] = []
     judged = []
-    for site in settings.sites if several else (None,):
-        found, site_problems = _judge(session, site, settings, now)
+    for site in settings.sites if several else settings.sites[:1] or (None,):
+        found, site_problems = _judge(session, site, several, settings, now)
         judged.append(found)
         problems += site_problems
     held = session.scalars(select(CrawlRun).where(CrawlRun.hold == "held").order_by(CrawlRun.id)).all()
@@ -188,20 +188,20 @@ def check(session: Session, settings: HealthSettings = HealthSettings(), *,
                   complete.last_complete_at if complete else None, tuple(judged) if several else ())
 
 
-def _judge(session: Session, site: JudgedSite | None, settings: HealthSettings,
+def _judge(session: Session, site: JudgedSite | None, several: bool, settings: HealthSettings,
            now: dt.datetime) -> tuple[SiteHealth, list[Problem]]:
     """The runs of `site` (None: every run) and their problems: the last one failed or incomplete,
-    no complete run for too long."""
+    no complete run for too long; named after the site when there are `several`."""
     from sqlalchemy import func, select, true
 
     from storage.models import CrawlRun
-    name = site.name if site else None
-    of_site = (CrawlRun.site == name) if name else true()
+    name = site.name if site and several else None
+    of_site = (CrawlRun.site == site.name) if site else true()
     finished = select(CrawlRun).where(of_site, CrawlRun.status != "running").order_by(CrawlRun.id.desc())
     last = session.scalars(finished.limit(1)).first()
     complete = session.scalars(finished.where(CrawlRun.status == "complete").limit(1)).first()
     configured_at = None
-    if site is not None:  # since when it should have had a complete run: a site of a day has had one night
+    if site is not None and several:  # since when it should have had a complete run: a site of a day has had one night
         first_run = session.scalar(select(func.min(CrawlRun.started_at)).where(of_site))
         configured_at = min((t for t in (site.profile_written_at, first_run) if t is not None), default=None)
     problems = []
