@@ -3,7 +3,8 @@
 The problems: the last run failed (critical) or is incomplete (warning); a run is held for the
 operator (warning, monitor.brake); no complete run for longer than `stale_after` (critical: the
 scheduler stopped silently); e-mail failing for longer than `mail_failing_after` (critical).
-With several sites, each is judged on its own runs, and its problems carry its name (`stale partner`).
+With several sites, each is judged on its own runs, and its problems carry its name (`stale partner`,
+`run 15 of partner failed`); with one, they are named as before (`stale`, `run 15 failed`).
 `newswatch health` prints them in the Nagios convention (exit 0 OK, 1 WARNING, 2 CRITICAL);
 monitor.mail.operator mails each problem to the operator once.
 """
@@ -175,7 +176,7 @@ def check(session: Session, settings: HealthSettings = HealthSettings(), *,
         judged.append(found)
         problems += site_problems
     held = session.scalars(select(CrawlRun).where(CrawlRun.hold == "held").order_by(CrawlRun.id)).all()
-    problems += [Problem(f"run {run.id} held", WARNING,
+    problems += [Problem(f"run {run.id}{_of(run.site if several else None)} held", WARNING,
                          f"run {run.id}{_of(run.site if several else None)} held: {run.hold_reason} (`newswatch "
                          f"release {run.id}` sends its digests, `newswatch rebaseline {run.id}` accepts it silently)",
                          run.site if several else None) for run in held]
@@ -206,10 +207,10 @@ def _judge(session: Session, site: JudgedSite | None, several: bool, settings: H
         configured_at = min((t for t in (site.profile_written_at, first_run) if t is not None), default=None)
     problems = []
     if last is not None and last.status == "failed":
-        problems.append(Problem(f"run {last.id} failed", CRITICAL,
+        problems.append(Problem(f"run {last.id}{_of(name)} failed", CRITICAL,
                                 f"run {last.id}{_of(name)} failed: {last.error or 'no reason'}", name))
     if last is not None and last.status == "incomplete":
-        problems.append(Problem(f"run {last.id} incomplete", WARNING,
+        problems.append(Problem(f"run {last.id}{_of(name)} incomplete", WARNING,
                                 f"run {last.id}{_of(name)} incomplete: "
                                 f"{last.error or 'the crawl stopped before its end'}", name))
     complete_at = (complete.finished_at or complete.started_at) if complete else None

@@ -70,16 +70,16 @@ def test_a_site_that_never_completes_is_told_once_while_the_other_completes_ever
         told = newswatch(engine, "health", "--notify", env=env)
         assert told.exit_code == CRITICAL
 
-    assert notices(engine) == {f"run {stuck} incomplete": True, "stale partner": True}
+    assert notices(engine) == {f"run {stuck} of partner incomplete": True, "stale partner": True}
     assert sorted(m["Subject"] for m in _messages(smtp)) == [
-        "[newswatch] CRITICAL: stale partner", f"[newswatch] WARNING: run {stuck} incomplete"]
+        "[newswatch] CRITICAL: stale partner", f"[newswatch] WARNING: run {stuck} of partner incomplete"]
     [stale] = [m for m in _messages(smtp) if m["Subject"].endswith("stale partner")]
     assert stale.get_body(("plain",)).get_content().startswith(
         "no complete run of partner ever, configured 5 d 0 h ago (the limit is 1 d 12 h)")
 
     add_run(engine, 1, site="partner")  # partner completes again: every notice is resolved, nobody is mailed
     assert newswatch(engine, "health", "--notify", env=env).exit_code == OK
-    assert notices(engine) == {f"run {stuck} incomplete": False, "stale partner": False}
+    assert notices(engine) == {f"run {stuck} of partner incomplete": False, "stale partner": False}
     assert len(smtp.inbox.messages) == 2
 
 
@@ -96,11 +96,11 @@ def test_health_says_how_each_site_stands(engine, sites_dir):
         f"icesco: OK, run {icesco} complete 7 h ago\n"
         f"partner: CRITICAL, run {old} complete 2 d 11 h ago, then run {failed} failed\n"))
     found = json.loads(newswatch(engine, "health", "--json").output)
-    assert [(p["problem"], p["site"]) for p in found["problems"]] == [(f"run {failed} failed", "partner"),
+    assert [(p["problem"], p["site"]) for p in found["problems"]] == [(f"run {failed} of partner failed", "partner"),
                                                                     ("stale partner", "partner")]
-    assert [(s["site"], s["status"], s["problems"], s["last_run"], s["last_complete_run"])
-            for s in found["sites"]] == [("icesco", "ok", [], icesco, icesco),
-                                         ("partner", "critical", [f"run {failed} failed", "stale partner"], failed, old)]
+    assert [(s["site"], s["status"], s["problems"], s["last_run"], s["last_complete_run"]) for s in found["sites"]] == [
+        ("icesco", "ok", [], icesco, icesco),
+        ("partner", "critical", [f"run {failed} of partner failed", "stale partner"], failed, old)]
     assert (found["last_run"], found["last_complete_run"]) == (failed, icesco)
 
     add_run(engine, 1, site="partner")
@@ -137,7 +137,7 @@ def test_a_held_run_names_its_site(engine, sites_dir):
     found = json.loads(newswatch(engine, "health", "--json").output)
 
     assert found["exit"] == WARNING
-    assert [(p["problem"], p["site"]) for p in found["problems"]] == [(f"run {held} held", "partner")]
+    assert [(p["problem"], p["site"]) for p in found["problems"]] == [(f"run {held} of partner held", "partner")]
     assert found["problems"][0]["message"].startswith(f"run {held} of partner held: 8 of 10 compared articles edited")
 
 
