@@ -13,13 +13,16 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from crawler import sites
 from monitor.mail import settings as mail
 from storage import DEFAULT_DATABASE_URL
+
+if TYPE_CHECKING:
+    from monitor.health import JudgedSite
 
 Command = Callable[..., Any]
 Decorator = Callable[[Command], Command]
@@ -59,6 +62,17 @@ def languages() -> tuple[str, ...]:
 def several_sites() -> bool:
     """Whether more than one site is configured: only then do lists, forms and e-mails name sites."""
     return len(profiles()) > 1
+
+
+def nightly_sites(chosen: Sequence[str] = (), one: str | None = None, *, reread: bool = False) -> tuple[str, ...]:
+    """The sites crawled each night, in order: those `chosen` (NEWSWATCH_SITES), else `one` (NEWSWATCH_SITE),
+    else every site profile configured (read again if `reread`), a bad one too (its crawl fails and says why)."""
+    if chosen:
+        return tuple(chosen)
+    if one:
+        return (one,)
+    read = sites.read_all(reread=reread)
+    return (*read.usable, *sorted(read.broken - read.usable.keys()))
 
 
 def check_profiles() -> str | None:
@@ -195,15 +209,19 @@ language_type = Among("language", languages)
 
 
 class SiteList(click.ParamType[tuple[str, ...]]):
-    """Comma-separated names of site profiles (NEWSWATCH_SITES=icesco,partner), checked when read."""
+    """Comma-separated names of site profiles (NEWSWATCH_SITES=icesco,partner), checked when read
+    unless `any_name` (health judges a site whose profile broke since: its runs say why)."""
 
     name = "sites"
+
+    def __init__(self, *, any_name: bool = False) -> None:
+        self.any_name = any_name
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, ...]:
         if isinstance(value, tuple):
             return value
         names = tuple(dict.fromkeys(part.strip() for part in str(value).split(",") if part.strip()))
-        unknown = [name for name in names if name not in site_names()]
+        unknown = [] if self.any_name else [name for name in names if name not in site_names()]
         if unknown:
             self.fail(f"unknown site {', '.join(map(repr, unknown))}: choose among {', '.join(site_names())}",
                       param, ctx)
@@ -254,13 +272,31 @@ def health_options(command: Command) -> Command:
         _option("--mail-failing-after", envvar="NEWSWATCH_MAIL_FAILING_AFTER", type=Duration(),
                 default=_hours(DEFAULT_MAIL_FAILING_AFTER), show_default=True,
                 help="E-mail failing (digests pending after errors) this long is a problem."),
+        # Each site crawled each night is judged on its own runs: the same variables as the scheduler's.
+        _option("--sites", "health_sites", envvar="NEWSWATCH_SITES", type=SiteList(any_name=True), default="",
+                help="The sites judged, comma-separated [default: those crawled each night: NEWSWATCH_SITE if set, "
+                     "else every configured site profile]."),
+        _option("--health-site", "health_site", envvar="NEWSWATCH_SITE", default=None, hidden=True),
     ]
 
     @functools.wraps(command)
-    def with_health(*args: Any, stale_after: Any, mail_failing_after: Any, **values: Any) -> Any:
-        return command(*args, health=HealthSettings(stale_after, mail_failing_after), **values)
+    def with_health(*args: Any, stale_after: Any, mail_failing_after: Any, health_sites: tuple[str, ...],
+                    health_site: str | None, **values: Any) -> Any:
+        judged = judged_sites(nightly_sites(health_sites, health_site))
+        return command(*args, health=HealthSettings(stale_after, mail_failing_after, judged), **values)
 
     return _apply(options, with_health)
+
+
+def judged_sites(names: Sequence[str]) -> tuple[JudgedSite, ...]:
+    """The sites health judges, each with the time its profile file was last written (none without a file)."""
+    from monitor.health import JudgedSite
+
+    def written(name: str) -> dt.datetime | None:
+        path = sites.profile_path(name)
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC) if path else None
+
+    return tuple(JudgedSite(name, written(name)) for name in names)
 
 
 def _hours(span: Any) -> str:

@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from crawler import exits, sites
+from crawler import exits
 from monitor import config
 from monitor.detect import detect_abandoned
 from storage import outbox, runs
@@ -61,12 +61,7 @@ class JobContext:
         """The sites crawled tonight, one after the other: `sites`, else `site`, else every site profile
         configured now (crawler/sites/ and NEWSWATCH_SITES_DIR, read again each night, so that a file
         added today is crawled tonight; a bad one is crawled too, to fail and say why in its run)."""
-        if self.sites:
-            return self.sites
-        if self.site:
-            return (self.site,)
-        read = sites.read_all(reread=True)
-        return (*read.usable, *sorted(read.broken - read.usable.keys()))
+        return config.nightly_sites(self.sites, self.site, reread=True)
 
     def child_environ(self, site: str | None = None) -> dict[str, str]:
         """The environment of a crawl (of `site`) or notify process: the scheduler's, with this context's settings."""
@@ -75,6 +70,8 @@ class JobContext:
                    "NEWSWATCH_DATABASE_URL": self.database_url}
         if site or self.site:
             environ["NEWSWATCH_SITE"] = site or self.site or ""
+        if self.sites:  # so that notify's health judges the sites crawled (`--sites` may not be in the environment)
+            environ["NEWSWATCH_SITES"] = ",".join(self.sites)
         return environ
 
 

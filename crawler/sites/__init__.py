@@ -234,6 +234,15 @@ def _load_each(paths: list[Path]) -> tuple[dict[str, SiteProfile], list[str], se
     return profiles, mistakes, broken
 
 
+def profile_path(name: str, sites_dir: str | Path | None = None) -> Path | None:
+    """The file declaring site `name`: the bundled one, else the operator's (`sites_dir`, else
+    NEWSWATCH_SITES_DIR of the environment); None when neither folder holds one."""
+    if sites_dir is None:
+        sites_dir = os.environ.get(SITES_DIR_VARIABLE, "")
+    folders = [BUNDLED_DIR, *([Path(str(sites_dir).strip())] if str(sites_dir).strip() else [])]
+    return next((path for folder in folders if (path := folder / f"{name}.toml").is_file()), None)
+
+
 def bundled() -> dict[str, SiteProfile]:
     """The profiles of this package only, by name (`icesco.toml` declares `icesco`)."""
     return configured("")

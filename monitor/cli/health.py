@@ -1,6 +1,7 @@
 """`newswatch health`: is newswatch working? For systemd timers, cron and monitoring systems.
 
-Nagios convention: exit 0 OK, 1 WARNING, 2 CRITICAL, one line of why (`--json` for scripts);
+Nagios convention: exit 0 OK, 1 WARNING, 2 CRITICAL, one line of why, then one per site when there
+are several (`--json` for scripts);
 `--notify` also mails each new problem to the operator once (monitor.mail.operator).
 """
 
@@ -49,7 +50,7 @@ def health(announce: bool, operator_email: str | None, health: HealthSettings, m
     if as_json:
         print_json(found.as_json(now))
     else:
-        click.echo(found.line(now))
+        click.echo("\n".join(found.lines(now)))
     sys.exit(found.status)
 
 
