@@ -47,7 +47,7 @@ from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord,
 from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
-from crawler.urls import article_ref, canonicalize, language_of, on_origin, site_hosts
+from crawler.urls import article_ref, canonicalize, language_of, may_be_article_or_listing, on_origin, site_hosts
 from crawler.wholeness import cut_short, missing_end
 from crawler.witness import RemovalWitnesses
 from storage import repository
@@ -217,8 +217,12 @@ class NewsSpider(scrapy.Spider):
         here = listing.match(unquote(urlsplit(response.url).path))
         page = int(here.group(1) or 1) if here else 1
         articles, pages = [], {}
+        listing_path = self.profile.listing_paths[language]
         for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
-            url = self.canonical(response.urljoin(href.strip()), response.url)
+            link = response.urljoin(href.strip())
+            if not may_be_article_or_listing(link, self.profile, listing_path):
+                continue  # a menu, an archive, a tag: most of a listing page's links (crawler.urls)
+            url = self.canonical(link, response.url)
             if url is None:
                 continue
             ref = article_ref(url, self.profile)
