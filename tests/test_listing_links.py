@@ -111,3 +111,11 @@ def test_the_spider_requests_every_article_a_listing_links_in_any_spelling_and_t
     assert {f"{ICESCO.origin}{quote(path)}" for path in (EN, AR, *others)} <= fetched
     assert SITE + "/en/category/news/page/8/" in fetched
     assert all(request.url.startswith(SITE) for request in requests)
+    # The next page: the same menus (judged once, on the first page), other articles.
+    later = [f"/en/2020/0{m}/1{m}/older-{m}/" for m in range(1, 8)]
+    links = [href for path in later for href in spellings(path)] + [f"/en/category/topic-{n}/" for n in range(300)]
+    body = "<html><body>" + "".join(f'<a href="{href}">x</a>' for href in links) + "</body></html>"
+    response = HtmlResponse(SITE + "/en/category/news/page/8/", body=body.encode(), encoding="utf-8")
+    fetched = {request.meta.get("article_url") for request in spider.parse_listing(response, language="en")}
+    assert {f"{ICESCO.origin}{quote(path)}" for path in later} <= fetched
+    assert ("/en/category/topic-1/", "/en/category/news/") in spider.left_out

@@ -34,6 +34,7 @@ from typing import Any, Self
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
+from lxml import etree
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
@@ -57,6 +58,9 @@ GONE = (404, 410)
 NOT_MODIFIED = 304
 MAX_HOPS = 5
 RECENT, SHARE, GONE_BEFORE = "recent", "share", "gone"  # why a known article is re-checked (`NewsSpider.due`)
+# The links of a listing page, as plain strings (lxml's "smart" strings would keep the page alive).
+_LINKS = etree.XPath("//a/@href | //link[@rel='next']/@href", smart_strings=False)
+LEFT_OUT_MAX = 20_000  # links remembered as neither article nor listing page (menus repeat on every page)
 
 
 class NewsSpider(scrapy.Spider):
@@ -74,6 +78,7 @@ class NewsSpider(scrapy.Spider):
         self.known_languages: set[str] = set()  # of the known articles (start())
         self.rechecked: set[str] = set()  # known articles requested besides those due tonight
         self.elsewhere: set[str] = set()  # hosts the site answered from besides its own (it moved)
+        self.left_out: set[tuple[str, str]] = set()  # (href, listing path): links that are neither (parse_listing)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -218,10 +223,17 @@ class NewsSpider(scrapy.Spider):
         page = int(here.group(1) or 1) if here else 1
         articles, pages = [], {}
         listing_path = self.profile.listing_paths[language]
-        for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
-            link = response.urljoin(href.strip())
+        for href in _LINKS(response.selector.root):
+            href = href.strip()
+            if (href, listing_path) in self.left_out:
+                continue
+            link = response.urljoin(href)
             if not may_be_article_or_listing(link, self.profile, listing_path):
-                continue  # a menu, an archive, a tag: most of a listing page's links (crawler.urls)
+                # A menu, an archive, a tag: most of a listing page's links (crawler.urls). The same
+                # menus are on every page: an absolute or root-relative link is judged once.
+                if href.startswith(("/", "http://", "https://")) and len(self.left_out) < LEFT_OUT_MAX:
+                    self.left_out.add((href, listing_path))
+                continue
             url = self.canonical(link, response.url)
             if url is None:
                 continue
