@@ -247,7 +247,10 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=2, help="times the four cases run, interleaved (medians)")
     parser.add_argument("--record", type=Path, metavar="FILE", help="append the figures to FILE (JSON lines)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for newswatch's crawls (e.g. NEWSWATCH_EXTRACT_WORKERS=1); recorded")
     args = parser.parse_args()
+    settings = [option for setting in args.set for option in ("-s", setting)]
     load_before = os.getloadavg()
     if load_before[0] > 0.5:
         print(f"warning: load average {load_before[0]:.2f} before the run: other work skews the figures")
@@ -284,16 +287,16 @@ def main() -> None:
                 database = f"sqlite:///{tmp}/newswatch-{n}.db"
                 results["floor"].append(measure(server, naive(server)))
                 results["naive"].append(measure(server, naive(server, f"sqlite:///{tmp}/naive-{n}.db")))
-                results["full"].append(measure(server, newswatch(server, database, "-a", "mode=full")))
+                results["full"].append(measure(server, newswatch(server, database, *settings, "-a", "mode=full")))
                 due = due_tonight(database, today)
-                results["unchanged"].append(measure(server, newswatch(server, database, "-a", "mode=incremental")))
+                results["unchanged"].append(measure(server, newswatch(server, database, *settings, "-a", "mode=incremental")))
                 run, _ = latest_run(database)
                 unchanged_written.append(run.stats["versions_written"])
                 print(f"   round {n + 1}/{args.rounds}: " + ", ".join(
                     f"{case} {results[case][-1].articles / results[case][-1].seconds:.0f}/s" for case in CASES)
                     + f" (load {os.getloadavg()[0]:.2f})")
             server.serve({"icesco": tmp / "v2"})
-            changed = measure(server, newswatch(server, database, "-a", "mode=incremental"))
+            changed = measure(server, newswatch(server, database, *settings, "-a", "mode=incremental"))
             _, kinds = latest_run(database)
         archive = raw_archive(database)
         steps = extraction_alone(tmp / "v1")
@@ -342,7 +345,7 @@ def main() -> None:
           + peak_note + (f": {'met' if full.peak_mb <= PEAK_MB else 'NOT met'}" if args.articles == PEAK_AT else ""))
     if args.record:
         figures = {
-            "server": "nginx", "rounds": args.rounds, "pages": pages,
+            "server": "nginx", "rounds": args.rounds, "settings": args.set, "pages": pages,
             **{case: crawl.figures() for case, crawl in medians.items()},
             "targets": targets, "due": due,
             "unchanged_versions_written": max(unchanged_written),
