@@ -1,22 +1,31 @@
-"""Benchmark: crawl a generated mirror on 127.0.0.1 and report speed, memory and incremental cost.
+"""Benchmark: crawl a generated mirror of realistic pages, served by nginx on 127.0.0.1, and
+report what a user would see: speed, CPU, memory and the cost of a quiet night, against the
+spiders a user would write and against the project's targets.
 
-    .venv/bin/python bench/run.py [--articles 20000]
+    .venv/bin/python bench/run.py [--articles 20000] [--rounds 2] [--record bench/results.jsonl]
 
-One run reports:
-1. a full crawl: articles/s for the whole pipeline (fetch, extract, store in SQLite) and for
-   fetching and parsing alone (the same spider with no item pipelines: the floor), their
-   ratio, the CPU each used per article, and the peak memory of each crawl: the sum of the
-   resident sets of the crawl process and its extraction workers, sampled every 0.1 s;
-2. a second, incremental run with nothing changed: requests issued, wall time, versions written;
-3. an incremental run after 1% of the articles were edited (the newest ones, where edits
-   happen) and 20 added: requests issued, and how many of the changes were found;
-4. where extraction's time goes (one process, a thousand of the mirror's article pages): parsing,
-   trafilatura, the whole extraction; and what a full pipeline at 70% of the floor would leave
-   for it on this machine's cores;
-5. the raw archive after those runs: the stored (compressed) bytes per 1,000 versions.
+Needs nginx (`apt-get install -y -qq nginx libnginx-mod-http-echo`; bench/nginx.py runs it as a
+child with its own configuration, no service). The mirror's pages are dressed as the real
+site's WordPress pages, 80-150 KB each (bench/pages.py); the bench checks that the dressing
+leaves the extraction of sampled article pages unchanged.
+
+Four cases run in one session, interleaved `--rounds` times (A B C D A B C D), medians reported:
+A. floor: a fetch-only spider that requests each article once (bench/naive.py);
+B. naive: that spider plus `trafilatura.extract` and a SQLAlchemy commit per item, one process;
+C. newswatch full (`-a mode=full`) into a fresh SQLite database;
+D. newswatch incremental with nothing changed, on C's database: 0 versions written (asserted).
+Each reports articles/s, CPU ms per article (the crawl's process tree; nginx's own CPU apart),
+and peak memory: the largest sampled sum of resident sets of the crawl process and its children.
+
+Then, once: an incremental run after 1% of the articles were edited (the newest ones, where
+edits happen) and 20 added (are all found, and nothing else?); extraction alone, page by page;
+the raw archive's cost per 1,000 versions; and case E, 2 workers on Redis against 3 sites at
+100 ms server latency, 4 requests per site at a time: reported "not available" until the tree
+has shared-queue workers (NEWSWATCH_QUEUE) and operator site profiles (NEWSWATCH_SITES_DIR).
 
 With `--record FILE` the figures are also appended to FILE as one JSON line, with the date, the
-commit, the machine and its load before the run: `bench/results.jsonl` is the project's record.
+commit, the machine, the page sizes and the load before and after: `bench/results.jsonl` is the
+project's record.
 """
 
 from __future__ import annotations
@@ -25,14 +34,17 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import platform
-import resource
+import random
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -44,52 +56,71 @@ from sqlalchemy.orm import Session  # noqa: E402
 from trafilatura import bare_extraction  # noqa: E402
 from trafilatura.utils import load_html  # noqa: E402
 
+from bench.nginx import Nginx  # noqa: E402
+from bench.pages import dress_mirror  # noqa: E402
 from crawler.extraction.article import TRAFILATURA_OPTIONS, extract  # noqa: E402
 from crawler.sites import ICESCO  # noqa: E402
 from fixtures.release import Paragraph  # noqa: E402
 from fixtures.sitegen import write_mirror  # noqa: E402
 from fixtures.synthetic import synthetic_releases  # noqa: E402
-from monitor.mirror import Mirror  # noqa: E402
-from storage import rawpages, runs  # noqa: E402
+from storage import rawpages, repository, runs  # noqa: E402
 from storage.db import make_engine  # noqa: E402
 from storage.models import ArticleVersion, Change  # noqa: E402
 
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "LOG_LEVEL=WARNING",
         "-s", "CONCURRENT_REQUESTS=16", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=16"]
 ADDED = 20
+MTIME = 1_600_000_000  # every file of both snapshots: an unchanged page keeps its ETag across them
+CASES = ("floor", "naive", "full", "unchanged")
+# The targets of issue 17 (benchmark, not timed tests).
+FULL_PER_FLOOR, FULL_PER_NAIVE, PEAK_MB, PEAK_AT = 0.8, 1.5, 300, 20_000
 
 
 @dataclasses.dataclass
 class Crawl:
     seconds: float
     requests: int
-    articles: int
-    peak_mb: float  # the crawl process and its workers together
-    cpu_seconds: float  # the crawl process and its workers together
-    mirror_cpu_seconds: float  # this process: the mirror serving the crawl (and the memory sampler)
+    articles: int  # requests of article URLs (any status)
+    listings: int  # requests of listing pages
+    peak_mb: float  # the crawl process and its children together
+    cpu_seconds: float  # the crawl process and its children together
+    server_cpu_seconds: float  # nginx, serving the crawl
+
+    def figures(self) -> dict[str, float]:
+        per_article = 1000 / max(1, self.articles)
+        return {"requests": self.requests, "articles": self.articles, "seconds": round(self.seconds, 2),
+                "per_second": round(self.articles / self.seconds, 1), "cpu_ms": round(self.cpu_seconds * per_article, 2),
+                "serving_cpu_ms": round(self.server_cpu_seconds * per_article, 2), "peak_mb": round(self.peak_mb)}
 
 
-def crawl(mirror: Mirror, database_url: str, *extra: str) -> Crawl:
-    """Run `scrapy crawl news` in a child process and measure it from the outside."""
-    mirror.requests.clear()
-    command = [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"NEWSWATCH_SITE_URL={mirror.base_url}",
-               "-s", f"NEWSWATCH_DATABASE_URL={database_url}", *FAST, *extra]
-    started, own = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
-    child = subprocess.Popen(command, cwd=ROOT)
+def measure(server: Nginx, command: Sequence[str]) -> Crawl:
+    """Run `command` (a crawl) in a child process against `server` and measure it from the outside."""
+    server.requests()  # forget what came before
+    served, started = server.cpu_seconds(), time.perf_counter()
+    child = subprocess.Popen(list(command), cwd=ROOT)
     peak, done = [0.0], threading.Event()
     sampler = threading.Thread(target=_sample_memory, args=(child.pid, peak, done), daemon=True)
     sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
-    served = resource.getrusage(resource.RUSAGE_SELF)
     done.set()
     sampler.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"crawl failed: {' '.join(command)}")
-    articles = sum(1 for path in mirror.requests if ICESCO.article_path.match(path))
-    return Crawl(elapsed, len(mirror.requests), articles, max(peak[0], usage.ru_maxrss / 1024),
-                 usage.ru_utime + usage.ru_stime,
-                 served.ru_utime + served.ru_stime - own.ru_utime - own.ru_stime)
+    requests = server.requests()
+    listing = tuple(ICESCO.listing_paths.values())
+    return Crawl(elapsed, len(requests), sum(1 for _, path in requests if ICESCO.article_path.match(path)),
+                 sum(1 for _, path in requests if path.startswith(listing)), max(peak[0], usage.ru_maxrss / 1024),
+                 usage.ru_utime + usage.ru_stime, server.cpu_seconds() - served)
+
+
+def newswatch(server: Nginx, database_url: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"NEWSWATCH_SITE_URL={server.url()}",
+            "-s", f"NEWSWATCH_DATABASE_URL={database_url}", *FAST, *extra]
+
+
+def naive(server: Nginx, store: str | None = None) -> list[str]:
+    return [sys.executable, str(ROOT / "bench" / "naive.py"), server.url(), *(["--store", store] if store else [])]
 
 
 def _sample_memory(pid: int, peak: list[float], done: threading.Event) -> None:
@@ -132,6 +163,20 @@ def latest_run(database_url: str) -> tuple[runs.RunSummary, dict[str, int]]:
     return run, kinds
 
 
+def due_tonight(database_url: str, today: dt.date) -> int:
+    """How many stored articles an incremental run re-checks tonight: the recent ones and the
+    revalidation share of the older ones (the rule of `NewsSpider.due`, default settings)."""
+    from crawler.settings import NEWSWATCH_RECENT_DAYS as recent
+    from crawler.settings import NEWSWATCH_REVALIDATE_DAYS as period
+
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        known = repository.known_articles(session, ICESCO.name, ICESCO.languages, ICESCO.origin)
+    engine.dispose()
+    return sum(1 for a in known if a.published is None or (today - a.published).days <= recent
+               or a.id % period == today.toordinal() % period)
+
+
 def raw_archive(database_url: str) -> dict[str, int]:
     """The raw archive's pages, raw and stored bytes, and the versions that name them."""
     engine = make_engine(database_url)
@@ -143,15 +188,27 @@ def raw_archive(database_url: str) -> dict[str, int]:
             "bytes_per_1000_versions": round(stored / versions * 1000) if versions else 0}
 
 
+def article_pages(snapshot: Path) -> list[str]:
+    paths = sorted(f"/{p.parent.relative_to(snapshot).as_posix()}/" for p in snapshot.rglob("index.html"))
+    return [path for path in paths if ICESCO.article_path.match(path)]
+
+
+def page_bytes(snapshot: Path, path: str) -> bytes:
+    return (snapshot / path.strip("/") / "index.html").read_bytes()
+
+
+def readings(snapshot: Path, paths: Sequence[str]) -> list[object]:
+    return [dataclasses.asdict(extract(page_bytes(snapshot, p), "https://icesco.org" + quote(p))) for p in paths]
+
+
 def extraction_alone(snapshot: Path, pages: int = 1000) -> dict[str, float]:
     """CPU milliseconds per page, in this process, of parsing, of trafilatura (parsing included),
     and of the whole extraction, over `pages` article pages of the snapshot (every language)."""
-    paths = sorted(f"/{p.parent.relative_to(snapshot).as_posix()}/" for p in snapshot.rglob("index.html"))
-    paths = [path for path in paths if ICESCO.article_path.match(path)]
-    samples = [((snapshot / path.strip("/") / "index.html").read_bytes(), "https://icesco.org" + quote(path))
+    paths = article_pages(snapshot)
+    samples = [(page_bytes(snapshot, path), "https://icesco.org" + quote(path))
                for path in paths[:: max(1, len(paths) // pages)]]
 
-    def per_page(step) -> float:
+    def per_page(step: Callable[[bytes, str], object]) -> float:
         for body, url in samples[:50]:  # warm: imports, caches
             step(body, url)
         started = time.process_time()
@@ -168,81 +225,147 @@ def edited(release):
     return dataclasses.replace(release, blocks=(*release.blocks, Paragraph("This release was updated.")))
 
 
+def workers_case() -> str | None:
+    """Case E, 2 workers on Redis against 3 sites at 100 ms latency and 4 requests per site:
+    why it cannot run in this tree, or None when it can.
+
+    Where it goes once the tree has both: three snapshots (`write_mirror` + `dress_mirror`),
+    `Nginx({"a": .., "b": .., "c": ..}, latency_ms=100)` (one port per site; check with one
+    request that it answers in 100 ms or more), three profiles in a NEWSWATCH_SITES_DIR (copies of
+    icesco.toml, their origins the three ports), then `measure` of one worker and of two
+    (`newswatch(...)` with `-s NEWSWATCH_QUEUE=redis://127.0.0.1:6379/N -s
+    CONCURRENT_REQUESTS_PER_DOMAIN=4`, the second started by the first's `measure` running in a
+    thread), reporting articles/s of each and their ratio (target: 2 workers >= 1.8x one).
+    """
+    source = "\n".join(path.read_text("utf-8") for path in (ROOT / "crawler").rglob("*.py"))
+    missing = [name for name in ("NEWSWATCH_QUEUE", "NEWSWATCH_SITES_DIR") if name not in source]
+    return f"this tree has no {' and no '.join(missing)}" if missing else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=2, help="times the four cases run, interleaved (medians)")
     parser.add_argument("--record", type=Path, metavar="FILE", help="append the figures to FILE (JSON lines)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for newswatch's crawls (e.g. NEWSWATCH_EXTRACT_WORKERS=1); recorded")
     args = parser.parse_args()
-    load_before = os.getloadavg()[0]
-    if load_before > 0.5:
-        print(f"warning: load average {load_before:.2f} before the run: other work skews the figures")
-    releases = synthetic_releases(args.articles + ADDED, newest=dt.date.today())
+    settings = [option for setting in args.set for option in ("-s", setting)]
+    load_before = os.getloadavg()
+    if load_before[0] > 0.5:
+        print(f"warning: load average {load_before[0]:.2f} before the run: other work skews the figures")
+    today = dt.date.today()
+    releases = synthetic_releases(args.articles + ADDED, newest=today)
     first, edits = releases[ADDED:], args.articles // 100
     second = releases[:ADDED] + [edited(r) for r in first[:edits]] + first[edits:]
-    with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp_name:
+        tmp = Path(tmp_name)
         started = time.perf_counter()
-        write_mirror(Path(tmp) / "v1", first, golden=False)
-        write_mirror(Path(tmp) / "v2", second, golden=False)
+        write_mirror(tmp / "v1", first, golden=False)
+        write_mirror(tmp / "v2", second, golden=False)
+        sample = random.Random(0).sample(article_pages(tmp / "v1"), min(50, args.articles))
+        plain = readings(tmp / "v1", sample)
+        for snapshot in (tmp / "v1", tmp / "v2"):
+            dress_mirror(snapshot)
+            for file in snapshot.rglob("*"):
+                os.utime(file, (MTIME, MTIME))
+        kept = sum(a == b for a, b in zip(plain, readings(tmp / "v1", sample), strict=True))
+        sizes = sorted(file.stat().st_size for file in (tmp / "v1").rglob("index.html"))
+        pages = {"pages": len(sizes), "median_kb": round(statistics.median(sizes) / 1000, 1),
+                 "min_kb": round(sizes[0] / 1000, 1), "max_kb": round(sizes[-1] / 1000, 1),
+                 "extraction_unchanged": f"{kept}/{len(sample)}"}
         print(f"mirrors of {args.articles} articles (+{ADDED} added, {edits} edited) written in "
-              f"{time.perf_counter() - started:.0f} s")
-        database = f"sqlite:///{tmp}/bench.db"
-        with Mirror(Path(tmp) / "v1").running() as mirror:
-            floor = crawl(mirror, f"sqlite:///{tmp}/floor.db", "-s", "ITEM_PIPELINES={}")
-            full = crawl(mirror, database, "-a", "mode=full")
-            unchanged = crawl(mirror, database, "-a", "mode=incremental")
-            unchanged_run, _ = latest_run(database)
-            mirror.snapshot = Path(tmp) / "v2"
-            changed = crawl(mirror, database, "-a", "mode=incremental")
+              f"{time.perf_counter() - started:.0f} s: {len(sizes)} pages of {pages['min_kb']:.0f}-{pages['max_kb']:.0f} "
+              f"KB (median {pages['median_kb']:.0f}); the padding left the extraction of {kept}/{len(sample)} "
+              f"sampled article pages unchanged")
+        if kept != len(sample):
+            raise SystemExit("the padding changed what the extractor reads: fix bench/pages.py")
+        results: dict[str, list[Crawl]] = {case: [] for case in CASES}
+        unchanged_written, due = [], 0
+        with Nginx({"icesco": tmp / "v1"}) as server:
+            for n in range(args.rounds):
+                database = f"sqlite:///{tmp}/newswatch-{n}.db"
+                results["floor"].append(measure(server, naive(server)))
+                results["naive"].append(measure(server, naive(server, f"sqlite:///{tmp}/naive-{n}.db")))
+                results["full"].append(measure(server, newswatch(server, database, *settings, "-a", "mode=full")))
+                due = due_tonight(database, today)
+                results["unchanged"].append(measure(server, newswatch(server, database, *settings, "-a", "mode=incremental")))
+                run, _ = latest_run(database)
+                unchanged_written.append(run.stats["versions_written"])
+                print(f"   round {n + 1}/{args.rounds}: " + ", ".join(
+                    f"{case} {results[case][-1].articles / results[case][-1].seconds:.0f}/s" for case in CASES)
+                    + f" (load {os.getloadavg()[0]:.2f})")
+            server.serve({"icesco": tmp / "v2"})
+            changed = measure(server, newswatch(server, database, *settings, "-a", "mode=incremental"))
             _, kinds = latest_run(database)
         archive = raw_archive(database)
-        steps = extraction_alone(Path(tmp) / "v1")
-
-    floor_rate, full_rate = floor.articles / floor.seconds, full.articles / full.seconds
-    print(f"1. floor (fetch + parse): {floor.articles} articles in {floor.seconds:.1f} s = {floor_rate:.1f}/s, "
-          f"{floor.cpu_seconds / floor.articles * 1000:.1f} ms CPU per article "
-          f"(+{floor.mirror_cpu_seconds / floor.articles * 1000:.1f} serving it), peak RSS {floor.peak_mb:.0f} MB")
-    print(f"   full pipeline:         {full.articles} articles in {full.seconds:.1f} s = {full_rate:.1f}/s, "
-          f"{full.cpu_seconds / full.articles * 1000:.1f} ms CPU per article "
-          f"(+{full.mirror_cpu_seconds / full.articles * 1000:.1f} serving it), peak RSS {full.peak_mb:.0f} MB "
-          f"(crawl and workers); full / floor = {full_rate / floor_rate:.0%}")
-    print(f"2. incremental, nothing changed: {unchanged.requests} requests "
-          f"({unchanged.requests / full.requests:.1%} of the full crawl's {full.requests}), "
-          f"{unchanged.seconds:.1f} s ({unchanged.seconds / full.seconds:.0%} of the full crawl), "
-          f"{unchanged_run.stats['versions_written']} versions written, "
-          f"{unchanged_run.stats['not_modified']} answered 304")
+        steps = extraction_alone(tmp / "v1")
+    load_after = os.getloadavg()
+    if any(unchanged_written):
+        raise SystemExit(f"an unchanged night wrote versions: {unchanged_written}")
+    medians = {case: _median(crawls) for case, crawls in results.items()}
+    full, unchanged = medians["full"], medians["unchanged"]
+    rate = {case: crawl.articles / crawl.seconds for case, crawl in medians.items()}
+    print(f"1. medians of {args.rounds} interleaved rounds, {args.articles} articles:")
+    for case, label in zip(CASES, ("floor (fetch only)", "naive pipeline", "newswatch full", "unchanged night"), strict=True):
+        c = medians[case]
+        print(f"   {label:19} {c.articles:6} articles in {c.seconds:6.1f} s = {rate[case]:7.1f}/s, "
+              f"{c.cpu_seconds / max(1, c.articles) * 1000:6.2f} ms CPU per article "
+              f"(+{c.server_cpu_seconds / max(1, c.articles) * 1000:.2f} nginx), peak {c.peak_mb:.0f} MB, "
+              f"{c.requests} requests")
+    targets = {
+        "full_per_floor": round(rate["full"] / rate["floor"], 3),
+        "full_per_naive": round(rate["full"] / rate["naive"], 3),
+        "unchanged_articles_per_due": round(unchanged.articles / max(1, due), 3),
+        "peak_mb": round(full.peak_mb),
+    }
+    print(f"   full / floor = {targets['full_per_floor']:.2f} (target >= {FULL_PER_FLOOR}); full / naive = "
+          f"{targets['full_per_naive']:.2f} (target >= {FULL_PER_NAIVE})")
+    print(f"2. unchanged night: {unchanged.requests} requests ({unchanged.requests / full.requests:.1%} of the full "
+          f"crawl's {full.requests}): {unchanged.articles} articles for {due} due (recent + revalidation share), "
+          f"{unchanged.listings} listing pages, {unchanged.requests - unchanged.articles - unchanged.listings} other; "
+          f"{max(unchanged_written)} versions written; {unchanged.seconds / full.seconds:.0%} of the full crawl's time")
     print(f"3. incremental, {edits} edited + {ADDED} added: {changed.requests} requests, "
           f"found {kinds.get('edited', 0)}/{edits} edited and {kinds.get('added', 0)}/{ADDED} added "
           f"(other changes: { {k: v for k, v in kinds.items() if k not in ('edited', 'added')} or 'none'})")
-    cores = os.cpu_count() or 1
-    budget = cores / (0.7 * floor_rate) * 1000
-    floor_ms, serving_ms = floor.cpu_seconds / floor.articles * 1000, full.mirror_cpu_seconds / full.articles * 1000
     print(f"4. extraction alone, one process, {steps['pages']} pages: parsing {steps['parse']:.2f} ms, trafilatura "
           f"{steps['trafilatura']:.2f} ms (parsing included), the whole extraction {steps['extract']:.2f} ms per page")
-    print(f"   70% of the floor on {cores} cores allows {budget:.2f} ms of CPU per article in all: fetch + parse "
-          f"take {floor_ms:.2f}, serving it {serving_ms:.2f}, leaving {budget - floor_ms - serving_ms:.2f} ms for "
-          f"extraction, storing and handing pages over")
     print(f"5. raw archive: {archive['pages']} pages for {archive['versions']} versions, "
           f"{archive['raw_bytes'] / archive['pages'] / 1000:.1f} KB a page as fetched, "
           f"{archive['stored_bytes'] / archive['pages'] / 1000:.1f} KB stored (zstd): "
           f"{archive['bytes_per_1000_versions'] / 1e6:.2f} MB per 1,000 versions")
+    unavailable = workers_case()
+    print(f"6. 2 workers on Redis, 3 sites at 100 ms latency, 4 requests per site: "
+          f"{'not available (' + unavailable + ')' if unavailable else 'not wired yet (see workers_case)'}")
+    peak_note = (f"peak {full.peak_mb:.0f} MB (target <= {PEAK_MB} MB at {PEAK_AT:,} articles"
+                 + ("" if args.articles == PEAK_AT else f"; this run has {args.articles:,}") + ")")
+    print(f"targets: full/floor {'met' if targets['full_per_floor'] >= FULL_PER_FLOOR else 'NOT met'}, "
+          f"full/naive {'met' if targets['full_per_naive'] >= FULL_PER_NAIVE else 'NOT met'}, "
+          f"unchanged night {'met' if unchanged.articles <= due and not any(unchanged_written) else 'NOT met'}, "
+          + peak_note + (f": {'met' if full.peak_mb <= PEAK_MB else 'NOT met'}" if args.articles == PEAK_AT else ""))
     if args.record:
         figures = {
-            "floor": _figures(floor), "full": _figures(full), "full_per_floor": round(full_rate / floor_rate, 3),
-            "unchanged": {"requests": unchanged.requests, "seconds": round(unchanged.seconds, 1),
-                          "versions_written": unchanged_run.stats["versions_written"]},
-            "changed": {"requests": changed.requests, "edited": edits, "added": ADDED,
-                        "found": dict(kinds.items())},
+            "server": "nginx", "rounds": args.rounds, "settings": args.set, "pages": pages,
+            **{case: crawl.figures() for case, crawl in medians.items()},
+            "targets": targets, "due": due,
+            "unchanged_versions_written": max(unchanged_written),
+            "changed": {"requests": changed.requests, "edited": edits, "added": ADDED, "found": dict(kinds.items())},
             "extraction_ms": {k: round(v, 2) for k, v in steps.items() if k != "pages"},
-            "raw_archive": archive,
+            "raw_archive": archive, "workers": unavailable or "not wired",
         }
-        _record(args.record, args.articles, load_before, figures)
+        _record(args.record, args.articles, load_before, load_after, figures)
 
 
-def _figures(run: Crawl) -> dict[str, float]:
-    per_article = 1000 / run.articles
-    return {"requests": run.requests, "seconds": round(run.seconds, 1),
-            "per_second": round(run.articles / run.seconds, 1), "cpu_ms": round(run.cpu_seconds * per_article, 2),
-            "serving_cpu_ms": round(run.mirror_cpu_seconds * per_article, 2), "peak_mb": round(run.peak_mb)}
+def _median(crawls: list[Crawl]) -> Crawl:
+    """The crawl of median speed (its own figures, not a mix of several crawls)."""
+    ordered = sorted(crawls, key=lambda c: c.articles / c.seconds)
+    return ordered[(len(ordered) - 1) // 2] if len(ordered) % 2 else _mean(ordered[len(ordered) // 2 - 1:][:2])
+
+
+def _mean(pair: list[Crawl]) -> Crawl:
+    a, b = pair
+    return Crawl(*(type(x)((x + y) / 2) if isinstance(x, float) else math.floor((x + y) / 2)
+                   for x, y in zip(dataclasses.astuple(a), dataclasses.astuple(b), strict=True)))
 
 
 def _cpu_model() -> str | None:
@@ -252,13 +375,15 @@ def _cpu_model() -> str | None:
     return model or platform.processor() or None
 
 
-def _record(path: Path, articles: int, load_before: float, figures: dict) -> None:
+def _record(path: Path, articles: int, load_before: tuple[float, ...], load_after: tuple[float, ...],
+            figures: dict) -> None:
     """Append one run's figures, with where and when they were measured, as a JSON line."""
     commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
                             text=True, check=False).stdout.strip() or None
     line = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": commit,
             "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version()},
-            "load_before": round(load_before, 2), "articles": articles, **figures}
+            "load_before": [round(x, 2) for x in load_before], "load_after": [round(x, 2) for x in load_after],
+            "articles": articles, **figures}
     with path.open("a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")
     print(f"recorded in {path}")

@@ -34,6 +34,7 @@ from typing import Any, Self
 from urllib.parse import quote, unquote, urlsplit
 
 import scrapy
+from lxml import etree
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import get_retry_request
@@ -47,7 +48,7 @@ from crawler.items import ArticleGone, ArticleMoved, ArticlePage, ArticleRecord,
 from crawler.moves import MoveCandidates
 from crawler.runs import Run
 from crawler.sitemaps import SITEMAP_NAMES, edited_since, read_sitemap
-from crawler.urls import article_ref, canonicalize, language_of, on_origin, site_hosts
+from crawler.urls import article_ref, canonicalize, language_of, may_be_article_or_listing, on_origin, site_hosts
 from crawler.wholeness import cut_short, missing_end
 from crawler.witness import WITNESS_SEEN_STAT, WITNESS_STAT, RemovalWitnesses
 from storage import repository
@@ -57,6 +58,9 @@ GONE = (404, 410)
 NOT_MODIFIED = 304
 MAX_HOPS = 5
 RECENT, SHARE, GONE_BEFORE = "recent", "share", "gone"  # why a known article is re-checked (`NewsSpider.due`)
+# The links of a listing page, as plain strings (lxml's "smart" strings would keep the page alive).
+_LINKS = etree.XPath("//a/@href | //link[@rel='next']/@href", smart_strings=False)
+LEFT_OUT_MAX = 20_000  # links remembered as neither article nor listing page (menus repeat on every page)
 
 
 class NewsSpider(scrapy.Spider):
@@ -74,6 +78,7 @@ class NewsSpider(scrapy.Spider):
         self.known_languages: set[str] = set()  # of the known articles (start())
         self.rechecked: set[str] = set()  # known articles requested besides those due tonight
         self.elsewhere: set[str] = set()  # hosts the site answered from besides its own (it moved)
+        self.left_out: set[tuple[str, str]] = set()  # (href, listing path): links that are neither (parse_listing)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -225,8 +230,19 @@ class NewsSpider(scrapy.Spider):
         here = listing.match(unquote(urlsplit(response.url).path))
         page = int(here.group(1) or 1) if here else 1
         articles, pages = [], {}
-        for href in response.xpath("//a/@href | //link[@rel='next']/@href").getall():
-            url = self.canonical(response.urljoin(href.strip()), response.url)
+        listing_path = self.profile.listing_paths[language]
+        for href in _LINKS(response.selector.root):
+            href = href.strip()
+            if (href, listing_path) in self.left_out:
+                continue
+            link = response.urljoin(href)
+            if not may_be_article_or_listing(link, self.profile, listing_path):
+                # A menu, an archive, a tag: most of a listing page's links (crawler.urls). The same
+                # menus are on every page: an absolute or root-relative link is judged once.
+                if href.startswith(("/", "http://", "https://")) and len(self.left_out) < LEFT_OUT_MAX:
+                    self.left_out.add((href, listing_path))
+                continue
+            url = self.canonical(link, response.url)
             if url is None:
                 continue
             ref = article_ref(url, self.profile)
