@@ -10,8 +10,10 @@ key left in Redis. Skipped when Redis or PostgreSQL is absent.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import sys
 import socket
 import subprocess
 import threading
@@ -26,7 +28,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from faults import observe
-from faults.conftest import V2, Crawls, sqlite_engine
+from faults.conftest import V2, Crawls, nightly_job, sqlite_engine
 from faults.faultmirror import ARTICLE, held
 from faults.processes import Crawl, crawl_command
 from storage.db import make_engine, migrate
@@ -260,3 +262,81 @@ def test_an_unreachable_queue_refuses_the_crawl_in_one_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line or "Traceback" in line]
     assert len(errors) == 1 and "the queue refused the crawl" in errors[0], result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- the nightly job's crawl as a worker
+
+SUCCEED = (sys.executable, "-c", "pass")  # the job's notify step: mail is not the point
+
+
+def run_workers(engine: Engine, run_id: int) -> int:
+    with Session(engine) as session:
+        return len(session.scalars(select(RunWorker).where(RunWorker.run_id == run_id)).all())
+
+
+def start_nightly_job(engine: Engine, command: list[str], monkeypatch, tmp_path) -> tuple[threading.Thread, list]:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "job-state"))
+    reports: list = []
+    job = threading.Thread(target=lambda: reports.append(nightly_job(engine, command, SUCCEED)), daemon=True)
+    job.start()
+    return job, reports
+
+
+def test_the_nightly_job_s_crawl_that_joined_a_run_reports_that_run_and_its_changes_come_once(
+        site, crawls, postgres, queue, monkeypatch, tmp_path):
+    baseline = crawls.run(postgres, **queue)
+    assert baseline.status == 0, baseline.tail()
+    site.snapshot = V2
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate, after=10)]  # the run cannot drain before the job's crawl is in
+    claimer = crawls.start(postgres, *FULL, **queue)  # another machine's worker, as it were
+    run_id = int(claimer.wait_for_log(r"run (\d+) claimed by worker").group(1))
+    url = postgres.url.render_as_string(hide_password=False)
+    job, reports = start_nightly_job(postgres, crawl_command(site.base_url, url, *FULL, **queue), monkeypatch,
+                                     tmp_path)
+    observe.eventually(lambda: run_workers(postgres, run_id) == 2, "the job's crawl joins the run", crawl=claimer)
+    gate.set()
+    job.join(180)
+    finish([claimer])
+
+    assert not job.is_alive()
+    (report,) = reports
+    # Its own run: closed by whichever worker found it drained, maybe after the job's crawl left it.
+    assert (report.run_id, report.error) == (run_id, None)
+    assert report.status in ("complete", "running")
+    assert [(run.id, run.status) for run in observe.runs(postgres)][1:] == [(run_id, "complete")]  # no failed run
+    assert observe.reported(postgres) == observe.expected(V2)  # each change once, by the run
+
+
+def test_the_nightly_job_leaves_the_run_its_killed_crawl_claimed_to_its_live_workers(
+        site, crawls, postgres, queue, monkeypatch, tmp_path):
+    baseline = crawls.run(postgres, **queue)
+    assert baseline.status == 0, baseline.tail()
+    site.snapshot = V2
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate, after=10)]
+    url = postgres.url.render_as_string(hide_password=False)
+    job, reports = start_nightly_job(postgres, crawl_command(site.base_url, url, *FULL, **queue), monkeypatch,
+                                     tmp_path)
+    run = observe.eventually(lambda: next((r for r in observe.runs(postgres) if r.status == "running"), None),
+                             "the job's crawl claims the run")
+    joiner = crawls.start(postgres, *FULL, **queue)
+    joiner.wait_for_log(rf"run {run.id} joined by worker")
+    server = redis.Redis.from_url(REDIS_URL)
+    key = f"{queue['NEWSWATCH_QUEUE_PREFIX']}:icesco:{run.id}"
+    observe.eventually(lambda: not server.exists(f"{key}:starting"), "the claimer queued its start", crawl=joiner)
+    server.close()
+    os.kill(run.pid, signal.SIGKILL)  # the job's crawl, while the joiner still works the run
+    job.join(60)
+    assert not job.is_alive(), "the nightly job is still waiting for its killed crawl"
+    (report,) = reports
+    assert (report.run_id, report.status) == (run.id, "running")
+    assert report.error.startswith("crawl was killed by SIGKILL")
+    assert report.error.endswith(f"run {run.id} is left to its 1 other live worker")
+    assert observe.runs(postgres)[-1].status == "running"  # not failed under its worker
+
+    gate.set()
+    finish([joiner])
+    assert [(r.id, r.status) for r in observe.runs(postgres)][1:] == [(run.id, "complete")]
+    assert len(summaries([joiner])) == 1
+    assert observe.reported(postgres) == observe.expected(V2)
