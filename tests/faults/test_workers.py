@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import re
 import signal
-import sys
 import socket
 import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -154,6 +154,24 @@ def test_a_worker_joins_a_run_late_and_takes_a_share(site, crawls, postgres, que
     with Session(postgres) as session:
         shares = {worker.pid: worker.stats for worker in session.scalars(select(RunWorker))}
     assert shares[second.pid]["requests"] > 0  # it took part, not only watched
+
+
+def test_a_worker_takes_only_what_it_can_download_at_once_and_leaves_the_rest_to_the_others(
+        site, crawls, postgres, queue, one_process):
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate)]  # every article fetch hangs until the gate opens
+    first = crawls.start(postgres, CONCURRENT_REQUESTS_PER_DOMAIN="2", **queue)
+    first.wait_for_log(r"run \d+ claimed by worker")
+    site.wait_for(ARTICLE, count=2)  # its two downloads at a time, both held
+    # The articles of the first listing pages are queued, not in the first worker's hands: another
+    # worker starts them (one that took up to CONCURRENT_REQUESTS would hold them all, unsent).
+    second = crawls.start(postgres, CONCURRENT_REQUESTS_PER_DOMAIN="2", **queue)
+    second.wait_for_log(r"run \d+ joined by worker")
+    site.wait_for(ARTICLE, count=4)
+    gate.set()
+    finish([first, second])
+    one_closed_run(postgres, [first, second])
+    assert stored(postgres) == one_process["v1"]
 
 
 @pytest.mark.parametrize("role", ["joined", "claimed"])
