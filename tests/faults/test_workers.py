@@ -161,13 +161,18 @@ def test_a_worker_takes_only_what_it_can_download_at_once_and_leaves_the_rest_to
     gate = threading.Event()
     site.faults = [held(ARTICLE, gate)]  # every article fetch hangs until the gate opens
     first = crawls.start(postgres, CONCURRENT_REQUESTS_PER_DOMAIN="2", **queue)
-    first.wait_for_log(r"run \d+ claimed by worker")
+    run_id = int(first.wait_for_log(r"run (\d+) claimed by worker").group(1))
     site.wait_for(ARTICLE, count=2)  # its two downloads at a time, both held
-    # The articles of the first listing pages are queued, not in the first worker's hands: another
-    # worker starts them (one that took up to CONCURRENT_REQUESTS would hold them all, unsent).
     second = crawls.start(postgres, CONCURRENT_REQUESTS_PER_DOMAIN="2", **queue)
     second.wait_for_log(r"run \d+ joined by worker")
-    site.wait_for(ARTICLE, count=4)
+    site.wait_for(ARTICLE, count=4)  # the second worker's two
+    server = redis.Redis.from_url(REDIS_URL)
+    queued = server.zcard(f"{queue['NEWSWATCH_QUEUE_PREFIX']}:icesco:{run_id}:requests")
+    server.close()
+
+    # Two at a time each, none taken to wait in a worker's hands: the rest is queued for whoever is free.
+    assert len(site.hits(ARTICLE)) == 4
+    assert queued > 0
     gate.set()
     finish([first, second])
     one_closed_run(postgres, [first, second])
