@@ -224,6 +224,13 @@ def test_a_worker_stopped_by_sigterm_leaves_and_the_others_finish_the_run(site, 
     roles = {crawl.wait_for_log(r"run \d+ (claimed|joined) by worker").group(1): crawl for crawl in started}
     survivor, stopped = roles["claimed"], roles["joined"]
     site.wait_for(ARTICLE, count=14)
+    # Once it works (requests in its hands): a SIGTERM while its engine still starts is Scrapy's
+    # start-up, which closes no spider (it exits 4 without leaving the queue).
+    run_id = int(stopped.wait_for_log(r"run (\d+) joined by worker").group(1))
+    server = redis.Redis.from_url(REDIS_URL)
+    holding = f"{queue['NEWSWATCH_QUEUE_PREFIX']}:icesco:{run_id}:inflight:{stopped.pid}@{socket.gethostname()}"
+    observe.eventually(lambda: server.zcard(holding) > 0, "the stopped worker holds requests", crawl=stopped)
+    server.close()
     stopped.signal(signal.SIGTERM)
     stopped.wait_for_log(r"shutting down gracefully")
     gate.set()
