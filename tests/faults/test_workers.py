@@ -72,6 +72,18 @@ def workers(crawls: Crawls, engine: Engine, count: int, *args: str, **settings: 
     return [crawls.start(engine, *args, **settings) for _ in range(count)]
 
 
+def all_in(site, crawls: Crawls, engine: Engine, count: int, *args: str, **settings: str) -> list[Crawl]:
+    """`count` workers on one run: the articles wait until every worker has claimed or joined it, so
+    a worker slow to start never finds the run closed and claims a second one (2 == 1 under load)."""
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate)]
+    started = workers(crawls, engine, count, *args, **settings)
+    for crawl in started:
+        crawl.wait_for_log(r"run \d+ (claimed|joined) by worker", timeout=120)
+    gate.set()
+    return started
+
+
 def finish(started: list[Crawl], timeout: float = 180.0) -> None:
     """Every worker ends (no deadlock) with a status that says its run ran (0 complete, 3 incomplete)."""
     for crawl in started:
@@ -122,7 +134,7 @@ def one_closed_run(engine: Engine, started: list[Crawl]) -> observe.CrawlRun:
 
 @pytest.mark.parametrize("count", [2, 4])
 def test_workers_store_and_report_what_one_process_does(site, crawls, postgres, queue, one_process, count):
-    started = workers(crawls, postgres, count, **queue)
+    started = all_in(site, crawls, postgres, count, **queue)
     finish(started)
     v1 = one_closed_run(postgres, started)
     assert len(observe.runs(postgres)) == 1 and v1.is_baseline
@@ -131,7 +143,7 @@ def test_workers_store_and_report_what_one_process_does(site, crawls, postgres, 
     assert sum(crawl.log.count("claimed by worker") for crawl in started) == 1
 
     site.snapshot = V2
-    started = workers(crawls, postgres, count, *FULL, **queue)
+    started = all_in(site, crawls, postgres, count, *FULL, **queue)
     finish(started)
     v2 = one_closed_run(postgres, started)
     assert stored(postgres) == one_process["v2"]  # no duplicate article, no version lost or doubled
