@@ -64,8 +64,23 @@ class Environment:
 
     def update_settings(self, settings: BaseSettings) -> None:
         check(settings)
+        one_site_at_a_time(settings)
         if queue := settings.get("NEWSWATCH_QUEUE"):
             shared_queue(settings, queue)
+
+
+def one_site_at_a_time(settings: BaseSettings) -> None:
+    """CONCURRENT_REQUESTS no higher than CONCURRENT_REQUESTS_PER_DOMAIN: a crawl is of one site, and
+    the engine then takes from its scheduler only what the site may be sent now. Without it, Scrapy
+    2.19 on asyncio sends a slot's whole backlog at once up to CONCURRENT_REQUESTS (its downloader
+    counts a request as transferring only once the task it schedules runs), so a site promised 4 at
+    a time got up to 16 whenever DOWNLOAD_DELAY is 0; and a queue worker would hold requests
+    (crawler.queue) that it cannot download, while the others wait. A CONCURRENT_REQUESTS given on the
+    command line, or higher than the default's priority otherwise, is the operator's."""
+    per_site = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+    priority = ENVIRONMENT_PRIORITY
+    if 0 < per_site < settings.getint("CONCURRENT_REQUESTS") and (settings.getpriority("CONCURRENT_REQUESTS") or 0) < priority:
+        settings.set("CONCURRENT_REQUESTS", per_site, priority)
 
 
 def shared_queue(settings: BaseSettings, url: str) -> None:
@@ -76,13 +91,6 @@ def shared_queue(settings: BaseSettings, url: str) -> None:
     settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority)
     settings.set("REDIS_URL", url, priority)
     settings.set("SCHEDULER_PERSIST", True, priority)  # the run's keys are deleted as the run ends (crawler.queue)
-    # A worker takes from the queue only what it can start now: the engine stops asking the scheduler
-    # once the downloader holds CONCURRENT_REQUESTS, while the site's slot downloads only its own
-    # limit at a time; above that, one worker would hold (and the others wait for) what it queues.
-    # A CONCURRENT_REQUESTS the operator gave as explicitly as the queue is theirs.
-    per_site = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
-    if 0 < per_site < settings.getint("CONCURRENT_REQUESTS") and (settings.getpriority("CONCURRENT_REQUESTS") or 0) < priority:
-        settings.set("CONCURRENT_REQUESTS", per_site, priority)
 
 
 def from_environment(settings: BaseSettings, environ: Mapping[str, str]) -> None:
