@@ -7,8 +7,7 @@ import justext.core
 import pytest
 from trafilatura import external
 
-from crawler.extraction import NotAnArticle, extract
-from crawler.extraction import stoplists
+from crawler.extraction import NotAnArticle, extract, stoplists
 from tests.test_extraction import CASES
 
 
