@@ -82,15 +82,17 @@ class Crawl:
     requests: int
     articles: int  # requests of article URLs (any status)
     listings: int  # requests of listing pages
-    peak_mb: float  # the crawl process and its children together
+    peak_mb: float  # the crawl process and its children together: the largest sum of resident sets
     cpu_seconds: float  # the crawl process and its children together
     server_cpu_seconds: float  # nginx, serving the crawl
+    peak_pss_mb: float = 0.0  # the same tree's largest sum of proportional sets (shared pages counted once)
 
     def figures(self) -> dict[str, float]:
         per_article = 1000 / max(1, self.articles)
         return {"requests": self.requests, "articles": self.articles, "seconds": round(self.seconds, 2),
                 "per_second": round(self.articles / self.seconds, 1), "cpu_ms": round(self.cpu_seconds * per_article, 2),
-                "serving_cpu_ms": round(self.server_cpu_seconds * per_article, 2), "peak_mb": round(self.peak_mb)}
+                "serving_cpu_ms": round(self.server_cpu_seconds * per_article, 2), "peak_mb": round(self.peak_mb),
+                "peak_pss_mb": round(self.peak_pss_mb)}
 
 
 def measure(server: Nginx, command: Sequence[str]) -> Crawl:
@@ -98,7 +100,7 @@ def measure(server: Nginx, command: Sequence[str]) -> Crawl:
     server.requests()  # forget what came before
     served, started = server.cpu_seconds(), time.perf_counter()
     child = subprocess.Popen(list(command), cwd=ROOT)
-    peak, done = [0.0], threading.Event()
+    peak, done = [0.0, 0.0], threading.Event()
     sampler = threading.Thread(target=_sample_memory, args=(child.pid, peak, done), daemon=True)
     sampler.start()
     _, status, usage = os.wait4(child.pid, 0)
@@ -111,7 +113,7 @@ def measure(server: Nginx, command: Sequence[str]) -> Crawl:
     listing = tuple(ICESCO.listing_paths.values())
     return Crawl(elapsed, len(requests), sum(1 for _, path in requests if ICESCO.article_path.match(path)),
                  sum(1 for _, path in requests if path.startswith(listing)), max(peak[0], usage.ru_maxrss / 1024),
-                 usage.ru_utime + usage.ru_stime, server.cpu_seconds() - served)
+                 usage.ru_utime + usage.ru_stime, server.cpu_seconds() - served, peak[1])
 
 
 def newswatch(server: Nginx, database_url: str, *extra: str) -> list[str]:
@@ -124,9 +126,13 @@ def naive(server: Nginx, store: str | None = None) -> list[str]:
 
 
 def _sample_memory(pid: int, peak: list[float], done: threading.Event) -> None:
-    """Keep in `peak[0]` the largest sum of resident sets (MB) of `pid` and its descendants."""
+    """Keep in `peak[0]` the largest sum of resident sets (MB) of `pid` and its descendants, and in
+    `peak[1]` the largest sum of their proportional sets (PSS: a page shared by n processes counts
+    1/n in each, so pages a forked child shares with its parent count once, not in both)."""
     while not done.wait(0.1):
-        peak[0] = max(peak[0], sum(_rss_kb(p) for p in _tree(pid)) / 1024)
+        tree = _tree(pid)
+        peak[0] = max(peak[0], sum(_rss_kb(p) for p in tree) / 1024)
+        peak[1] = max(peak[1], sum(_pss_kb(p) for p in tree) / 1024)
 
 
 def _tree(root: int) -> list[int]:
@@ -151,6 +157,15 @@ def _rss_kb(pid: int) -> int:
     except OSError:
         return 0
     return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+
+
+def _pss_kb(pid: int) -> int:
+    """`pid`'s proportional set size (kB), from /proc/<pid>/smaps_rollup (Linux 4.14+); 0 if unreadable."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0)
 
 
 def latest_run(database_url: str) -> tuple[runs.RunSummary, dict[str, int]]:
@@ -311,13 +326,15 @@ def main() -> None:
         c = medians[case]
         print(f"   {label:19} {c.articles:6} articles in {c.seconds:6.1f} s = {rate[case]:7.1f}/s, "
               f"{c.cpu_seconds / max(1, c.articles) * 1000:6.2f} ms CPU per article "
-              f"(+{c.server_cpu_seconds / max(1, c.articles) * 1000:.2f} nginx), peak {c.peak_mb:.0f} MB, "
+              f"(+{c.server_cpu_seconds / max(1, c.articles) * 1000:.2f} nginx), peak {c.peak_mb:.0f} MB "
+              f"(PSS {c.peak_pss_mb:.0f}), "
               f"{c.requests} requests")
     targets = {
         "full_per_floor": round(rate["full"] / rate["floor"], 3),
         "full_per_naive": round(rate["full"] / rate["naive"], 3),
         "unchanged_articles_per_due": round(unchanged.articles / max(1, due), 3),
         "peak_mb": round(full.peak_mb),
+        "peak_pss_mb": round(full.peak_pss_mb),
     }
     print(f"   full / floor = {targets['full_per_floor']:.2f} (target >= {FULL_PER_FLOOR}); full / naive = "
           f"{targets['full_per_naive']:.2f} (target >= {FULL_PER_NAIVE})")
@@ -337,7 +354,7 @@ def main() -> None:
     unavailable = workers_case()
     print(f"6. 2 workers on Redis, 3 sites at 100 ms latency, 4 requests per site: "
           f"{'not available (' + unavailable + ')' if unavailable else 'not wired yet (see workers_case)'}")
-    peak_note = (f"peak {full.peak_mb:.0f} MB (target <= {PEAK_MB} MB at {PEAK_AT:,} articles"
+    peak_note = (f"peak {full.peak_mb:.0f} MB, PSS {full.peak_pss_mb:.0f} MB (target <= {PEAK_MB} MB at {PEAK_AT:,} articles"
                  + ("" if args.articles == PEAK_AT else f"; this run has {args.articles:,}") + ")")
     print(f"targets: full/floor {'met' if targets['full_per_floor'] >= FULL_PER_FLOOR else 'NOT met'}, "
           f"full/naive {'met' if targets['full_per_naive'] >= FULL_PER_NAIVE else 'NOT met'}, "

@@ -51,11 +51,13 @@ from crawler.extraction.lines import OUTPUT_BLOCKS, PAGE_BLOCKS, inside, read_li
 from crawler.extraction.metadata import page_date, strip_site, valid_title
 from crawler.extraction.page import Located, Page
 from crawler.extraction.phrases import alnum, fold, profile_words
+from crawler.extraction.stoplists import hold_once
 from crawler.extraction.title import find_title
 from crawler.sites import DEFAULT_SITE, SiteProfile, bundled
 from crawler.urls import article_ref
 
 logger = logging.getLogger(__name__)
+hold_once()  # jusText's stopwords of every language once per process, not twice
 
 
 class NotAnArticle(ValueError):
