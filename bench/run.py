@@ -352,6 +352,7 @@ def run_workers_case(server: Nginx, sites_dir: Path, settings: list[str], rounds
 
     results: dict[int, list[Crawl]] = {1: [], 2: []}
     checks: dict[int, list[dict]] = {1: [], 2: []}
+    each: list[dict] = []  # every measurement, in order, with the load after it
     postgres, queue = Postgres(), redis.Redis.from_url(REDIS_URL)
     try:
         for n in range(rounds):
@@ -368,6 +369,9 @@ def run_workers_case(server: Nginx, sites_dir: Path, settings: list[str], rounds
                     queue.delete(*left)
                 checks[count].append(check)
                 crawl = results[count][-1]
+                each.append({"workers": count, "seconds": round(crawl.seconds, 1),
+                             "per_second": round(crawl.articles / crawl.seconds, 1),
+                             "load": [round(x, 2) for x in os.getloadavg()]})
                 print(f"   case E round {n + 1}/{rounds}, {count} worker{'s' * (count > 1)}: {crawl.articles} articles "
                       f"in {crawl.seconds:.1f} s = {crawl.articles / crawl.seconds:.1f}/s (load {os.getloadavg()[0]:.2f})")
     finally:
@@ -383,7 +387,8 @@ def run_workers_case(server: Nginx, sites_dir: Path, settings: list[str], rounds
                                  f"every worker gone: {check}")
     one, two = _median(results[1]), _median(results[2])
     return {"one": one, "two": two, "ratio": round((two.articles / two.seconds) / (one.articles / one.seconds), 3),
-            "worker_requests": {site: got["worker_requests"] for site, got in checks[2][-1]["sites"].items()}}
+            "worker_requests": {site: got["worker_requests"] for site, got in checks[2][-1]["sites"].items()},
+            "each": each}
 
 
 def case_e(tmp: Path, articles: int, settings: list[str], rounds: int, today: dt.date) -> dict | str:
@@ -422,7 +427,8 @@ def case_e(tmp: Path, articles: int, settings: list[str], rounds: int, today: dt
           f"closed once, every worker gone (requests per worker: {shares}), no Redis key left")
     return {"articles_per_site": articles, "latency_ms": LATENCY_MS, "per_site": PER_SITE,
             "one": one.figures(), "two": two.figures(), "ratio": figures["ratio"],
-            "worker_requests": figures["worker_requests"], "order": "sites in sequence, 2 workers each"}
+            "worker_requests": figures["worker_requests"], "each": figures["each"],
+            "order": "sites in sequence, 2 workers each"}
 
 
 def main() -> None:
