@@ -19,9 +19,18 @@ and peak memory: the largest sampled sum of resident sets of the crawl process a
 
 Then, once: an incremental run after 1% of the articles were edited (the newest ones, where
 edits happen) and 20 added (are all found, and nothing else?); extraction alone, page by page;
-the raw archive's cost per 1,000 versions; and case E, 2 workers on Redis against 3 sites at
-100 ms server latency, 4 requests per site at a time: reported "not available" until the tree
-has shared-queue workers (NEWSWATCH_QUEUE) and operator site profiles (NEWSWATCH_SITES_DIR).
+the raw archive's cost per 1,000 versions. Then case E, 2 workers on Redis against 3 sites at
+100 ms server latency, 4 requests per site at a time (the latency-bound case where workers help),
+against 1 worker on the same set-up, interleaved `--rounds` times, medians: three operator
+profiles in a NEWSWATCH_SITES_DIR (copies of icesco.toml named alpha, beta, gamma, each fetched
+from its own nginx port), `--workers-articles` articles each (one mirror served on three ports),
+one fresh PostgreSQL database per measurement (dropped at the end), a Redis key prefix per
+measurement. The sites are crawled one after the other, as the nightly job does, each site's run
+by its workers started together (`scrapy crawl news -s NEWSWATCH_SITE=alpha`, twice, as in the
+README's "Several workers"). Each site must end in one complete run, closed once, every worker
+gone and no Redis key left; `--only-workers` runs case E alone. It needs nginx's echo module,
+Redis at 127.0.0.1:6379 and PostgreSQL at 127.0.0.1:5432 (user postgres), else it is reported
+"not available" with the reason.
 
 With `--record FILE` the figures are also appended to FILE as one JSON line, with the date, the
 commit, the machine, the page sizes and the load before and after: `bench/results.jsonl` is the
