@@ -368,7 +368,9 @@ def run_workers_case(server: Nginx, sites_dir: Path, settings: list[str], rounds
             for count in (1, 2):
                 database, prefix = postgres.create(), f"newswatch-bench-{os.getpid()}-{n}-{count}"
                 queued = ["-s", f"NEWSWATCH_QUEUE={REDIS_URL}", "-s", f"NEWSWATCH_QUEUE_PREFIX={prefix}",
-                          "-s", f"NEWSWATCH_SITES_DIR={sites_dir}", "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={PER_SITE}"]
+                          "-s", f"NEWSWATCH_SITES_DIR={sites_dir}", "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={PER_SITE}",
+                          # one site a run: a worker's whole concurrency is its site's share (given, it stays)
+                          "-s", f"CONCURRENT_REQUESTS={PER_SITE}"]
                 steps = [[newswatch(server, database, *settings, *queued, "-s", f"NEWSWATCH_SITE={site}", site=site)
                           for _ in range(count)] for site in SITES]
                 results[count].append(measure_steps(server, steps))
