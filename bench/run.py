@@ -337,8 +337,8 @@ class Postgres:
 
 
 def shared_runs(database_url: str) -> dict[str, dict]:
-    """Each site's runs in the database: how many, the last one's status, its workers' states and
-    how many requests each worker fetched."""
+    """Each site's runs in the database: how many, the last one's status and time from its start
+    to its close, its workers' states and how many requests each worker fetched."""
     from storage.models import CrawlRun, RunWorker
 
     engine = make_engine(database_url)
@@ -347,7 +347,8 @@ def shared_runs(database_url: str) -> dict[str, dict]:
         for run in session.scalars(select(CrawlRun).order_by(CrawlRun.id)):
             workers = session.scalars(select(RunWorker).where(RunWorker.run_id == run.id).order_by(RunWorker.id)).all()
             site = out.setdefault(run.site, {"runs": 0})
-            site.update(runs=site["runs"] + 1, status=run.status, workers=[w.state for w in workers],
+            seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+            site.update(runs=site["runs"] + 1, status=run.status, seconds=seconds, workers=[w.state for w in workers],
                         worker_requests=[int(w.stats.get("requests", 0)) for w in workers])
     engine.dispose()
     return out
@@ -380,11 +381,13 @@ def run_workers_case(server: Nginx, sites_dir: Path, settings: list[str], rounds
                     queue.delete(*left)
                 checks[count].append(check)
                 crawl = results[count][-1]
-                each.append({"workers": count, "seconds": round(crawl.seconds, 1),
+                runs_seconds = sum(got["seconds"] or 0 for got in check["sites"].values())
+                each.append({"workers": count, "seconds": round(crawl.seconds, 1), "runs_seconds": round(runs_seconds, 1),
                              "per_second": round(crawl.articles / crawl.seconds, 1),
                              "load": [round(x, 2) for x in os.getloadavg()]})
                 print(f"   case E round {n + 1}/{rounds}, {count} worker{'s' * (count > 1)}: {crawl.articles} articles "
-                      f"in {crawl.seconds:.1f} s = {crawl.articles / crawl.seconds:.1f}/s (load {os.getloadavg()[0]:.2f})")
+                      f"in {crawl.seconds:.1f} s = {crawl.articles / crawl.seconds:.1f}/s, the runs themselves (start to close) "
+                      f"{runs_seconds:.1f} s (load {os.getloadavg()[0]:.2f})")
     finally:
         queue.close()
         postgres.close()
@@ -397,7 +400,9 @@ def run_workers_case(server: Nginx, sites_dir: Path, settings: list[str], rounds
                 raise SystemExit(f"case E, {count} worker(s): a site's run was not one complete run closed once, "
                                  f"every worker gone: {check}")
     one, two = _median(results[1]), _median(results[2])
+    runs_seconds = {count: statistics.median(e["runs_seconds"] for e in each if e["workers"] == count) for count in (1, 2)}
     return {"one": one, "two": two, "ratio": round((two.articles / two.seconds) / (one.articles / one.seconds), 3),
+            "runs_seconds": runs_seconds, "runs_ratio": round(runs_seconds[1] / max(0.1, runs_seconds[2]), 3),
             "worker_requests": {site: got["worker_requests"] for site, got in checks[2][-1]["sites"].items()},
             "each": each}
 
@@ -434,10 +439,12 @@ def case_e(tmp: Path, articles: int, settings: list[str], rounds: int, today: dt
               f"{c.articles / c.seconds:7.1f}/s, {c.cpu_seconds / max(1, c.articles) * 1000:6.2f} ms CPU per article, "
               f"peak {c.peak_mb:.0f} MB, {c.requests} requests")
     shares = ", ".join(f"{site} {'+'.join(map(str, got))}" for site, got in figures["worker_requests"].items())
-    print(f"   2 workers / 1 worker = {figures['ratio']:.2f} (target >= {WORKERS_RATIO}); each site's run complete, "
+    print(f"   2 workers / 1 worker = {figures['ratio']:.2f} (target >= {WORKERS_RATIO}); the runs alone, start to close "
+          f"(no process start or exit): {figures['runs_seconds'][1]:.1f} s against {figures['runs_seconds'][2]:.1f} s, "
+          f"{figures['runs_ratio']:.2f}; each site's run complete, "
           f"closed once, every worker gone (requests per worker: {shares}), no Redis key left")
     return {"articles_per_site": articles, "latency_ms": LATENCY_MS, "per_site": PER_SITE,
-            "one": one.figures(), "two": two.figures(), "ratio": figures["ratio"],
+            "one": one.figures(), "two": two.figures(), "ratio": figures["ratio"], "runs_ratio": figures["runs_ratio"],
             "worker_requests": figures["worker_requests"], "each": figures["each"],
             "order": "sites in sequence, 2 workers each"}
 
