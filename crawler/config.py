@@ -76,6 +76,13 @@ def shared_queue(settings: BaseSettings, url: str) -> None:
     settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority)
     settings.set("REDIS_URL", url, priority)
     settings.set("SCHEDULER_PERSIST", True, priority)  # the run's keys are deleted as the run ends (crawler.queue)
+    # A worker takes from the queue only what it can start now: the engine stops asking the scheduler
+    # once the downloader holds CONCURRENT_REQUESTS, while the site's slot downloads only its own
+    # limit at a time; above that, one worker would hold (and the others wait for) what it queues.
+    # A CONCURRENT_REQUESTS the operator gave as explicitly as the queue is theirs.
+    per_site = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
+    if 0 < per_site < settings.getint("CONCURRENT_REQUESTS") and (settings.getpriority("CONCURRENT_REQUESTS") or 0) < priority:
+        settings.set("CONCURRENT_REQUESTS", per_site, priority)
 
 
 def from_environment(settings: BaseSettings, environ: Mapping[str, str]) -> None:

@@ -152,6 +152,16 @@ class SharedQueue:
         answer = self.server.eval(_IDLE, len(keys), *keys, self.worker, self.key("inflight:"))
         return Idle(answer.decode() if isinstance(answer, bytes) else answer)
 
+    def ready(self) -> bool:
+        """Whether a waiting worker has something to do: requests are queued, the run was found drained,
+        or this worker is no longer a member (one round trip: a waiting worker asks often)."""
+        with self.server.pipeline(transaction=False) as pipe:
+            pipe.zcard(self.requests)
+            pipe.exists(self.key("closing"))
+            pipe.sismember(self.key("workers"), self.worker)
+            queued, closing, member = pipe.execute()
+        return bool(queued or closing or not member)
+
     def requeue(self, worker: str) -> int:
         """Put what `worker` held back in the queue (no duplicate filter on the way) and drop it from the members."""
         keys = [self.requests, self.inflight(worker), self.key("workers"), self.key("starting"), self.key("start_lost")]

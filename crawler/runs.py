@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 # The stat in which the store pipeline says how the database failed while storing (the run fails).
 DATABASE_FAILED_STAT = "newswatch/database_failed"
+# How often a worker waiting for the others looks at the queue (Scrapy's engine asks only every 5 s).
+WAIT_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class RunLifecycle:
         self.interval = crawler.settings.getfloat("NEWSWATCH_HEARTBEAT_SECONDS")
         self.max_failure_rate = crawler.settings.getfloat("NEWSWATCH_MAX_FAILURE_RATE")
         self.heartbeat: AsyncioLoopingCall | LoopingCall | None = None
+        self.waiting: AsyncioLoopingCall | LoopingCall | None = None  # polls the queue while this worker waits
         self.lock_lost = False
         self.closing: Deferred[Any] | None = None
         self.clock = time.monotonic()
@@ -178,7 +181,25 @@ class RunLifecycle:
                            self.run.id, error)
             raise DontCloseSpider from None
         if self.idle is Idle.WAIT:
+            self._wait_for_work()
             raise DontCloseSpider
+
+    def _wait_for_work(self) -> None:
+        """While this worker waits, look at the queue every WAIT_POLL_SECONDS and wake the engine as soon
+        as requests are queued or the run was found drained, instead of at its next 5 s heartbeat."""
+        if self.waiting is None or not self.waiting.running:
+            self.waiting = create_looping_call(self._poll_queue)
+            self.waiting.start(WAIT_POLL_SECONDS, now=False)
+
+    def _poll_queue(self) -> None:
+        assert self.shared is not None
+        try:
+            ready = self.shared.ready()
+        except RedisError:
+            return  # the engine's heartbeat asks again anyway
+        if ready:
+            self._stop_waiting()
+            _wake(self.crawler.engine)
 
     def start_queued(self) -> None:
         """The claimer's start requests are all in the queue: the run may be found drained from now on."""
@@ -322,6 +343,20 @@ class RunLifecycle:
     def _stop_heartbeat(self) -> None:
         if self.heartbeat is not None and self.heartbeat.running:
             self.heartbeat.stop()
+        self._stop_waiting()
+
+    def _stop_waiting(self) -> None:
+        if self.waiting is not None and self.waiting.running:
+            self.waiting.stop()
+
+
+def _wake(engine: Any) -> None:
+    """Make the engine ask the scheduler for requests now (and signal spider_idle if there are none),
+    as its heartbeat does every 5 s: Scrapy has no public call nor setting for it (the interval is
+    `ExecutionEngine._SLOT_HEARTBEAT_INTERVAL`); `nextcall` is what that heartbeat schedules."""
+    slot = getattr(engine, "_slot", None)
+    if slot is not None and slot.closing is None:
+        slot.nextcall.schedule()
 
 
 def _start(crawler: Crawler, engine: Engine) -> Run:

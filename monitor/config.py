@@ -322,6 +322,18 @@ def crawl_timeout(environ: Mapping[str, str]) -> int:
     return DEFAULT_CRAWL_TIMEOUT if not value.strip() else int(CRAWL_TIMEOUT(value))
 
 
+def lock_stale_after(environ: Mapping[str, str]) -> dt.timedelta:
+    """NEWSWATCH_LOCK_STALE_MINUTES of `environ`, as the crawls started with it read it: how long a
+    crawl worker may go without a heartbeat and still count as alive (a crawl refuses a bad value)."""
+    from storage.runs import DEFAULT_STALE_AFTER
+
+    try:
+        minutes = float(environ.get("NEWSWATCH_LOCK_STALE_MINUTES", "").strip() or "nan")
+    except ValueError:
+        minutes = float("nan")
+    return dt.timedelta(minutes=minutes) if minutes > 0 else DEFAULT_STALE_AFTER
+
+
 def schedule_options(command: Command) -> Command:
     """--cron, --timezone, --notify-every, --misfire-grace, --crawl-timeout and --log-level."""
     options = [

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from crawler import exits
 from monitor import config
 from monitor.detect import detect_abandoned
-from storage import outbox, runs
+from storage import outbox, runs, workers
 from storage.changes import count_kinds
 from storage.db import make_engine
 from storage.models import CHANGE_KINDS
@@ -102,7 +102,9 @@ class NightlyReport:
     """
 
     run_id: int | None
-    status: str  # the run's status, or "refused" when another crawl held the lock
+    # The run's status; "refused" when another crawl held the lock; "running" when the crawl worked on
+    # a shared run (NEWSWATCH_QUEUE) that other workers still work: they close it, its changes come then.
+    status: str
     changes: dict[str, int] = field(default_factory=dict)
     emails_sent: int = 0
     seconds: float = 0.0
@@ -146,7 +148,7 @@ def _crawl_site(engine: Engine, site: str, command: list[str], environ: Mapping[
     logger.info("nightly crawl of %s: starting `%s`", site, " ".join(command))
     try:
         child = _run(command, environ, timeout)
-        run_id, status, error = _settle(engine, site, child, started)
+        run_id, status, error = _settle(engine, site, child, started, config.lock_stale_after(environ))
         _detect_abandoned(engine, site)
         changes = _change_counts(engine, run_id)
     except (OSError, SQLAlchemyError) as failure:  # the crawl could not start, or its bookkeeping failed
@@ -157,13 +159,15 @@ def _crawl_site(engine: Engine, site: str, command: list[str], environ: Mapping[
 
 
 def _log_night(night: NightlyReport, emails: int | None, seconds: float) -> None:
-    log = {"complete": logger.info, "incomplete": logger.info, "refused": logger.warning}.get(night.status,
-                                                                                              logger.error)
+    log = {"complete": logger.info, "incomplete": logger.info, "refused": logger.warning,
+           "running": logger.warning if night.error else logger.info}.get(night.status, logger.error)
     shown = [kind for kind in CHANGE_KINDS if kind != "restored" or night.changes[kind]]
+    counts = ", ".join(f"{night.changes[kind]} {kind}" for kind in shown)
+    if night.status == "running":  # a shared run: not counted yet
+        counts = "its other workers close it; its changes come then"
     sent = f", {_emails(emails)} sent" if emails is not None else ""
-    log("nightly crawl of %s: run %s %s (%s)%s, %.1fs%s", night.site, night.run_id, night.status,
-        ", ".join(f"{night.changes[kind]} {kind}" for kind in shown), sent, seconds,
-        f": {night.error}" if night.error else "")
+    log("nightly crawl of %s: run %s %s (%s)%s, %.1fs%s", night.site, night.run_id, night.status, counts, sent,
+        seconds, f": {night.error}" if night.error else "")
 
 
 def retry_notify(notify_command: Sequence[str] | None = None, *, context: JobContext | None = None) -> int:
@@ -250,18 +254,31 @@ def _failure(child: _Child) -> str:
     return f"crawl {how}" + (f": {child.last_line}" if child.last_line else "")
 
 
-def _settle(engine: Engine, site: str, child: _Child, started: dt.datetime) -> tuple[int | None, str, str | None]:
-    """The run the crawl recorded, closed as failed if the crawl could not close it: (id, status, error)."""
+def _settle(engine: Engine, site: str, child: _Child, started: dt.datetime,
+            stale_after: dt.timedelta) -> tuple[int | None, str, str | None]:
+    """The run the crawl recorded, closed as failed if the crawl could not close it: (id, status, error).
+
+    With NEWSWATCH_QUEUE the crawl may have joined a run another worker claimed, or claimed one that
+    others joined: while a worker of the run other than the crawl still lives, the run is theirs to
+    close (and to detect, once); the crawl is reported as having worked on it, status `running`.
+    """
     owner = runs.Owner(child.pid, socket.gethostname())
     with Session(engine) as session, session.begin():
-        run = runs.run_started_by(session, site, owner, started)
+        shared = workers.run_worked_by(session, site, owner, started)
+        run = shared or runs.run_started_by(session, site, owner, started)
         if run is None:
             return _without_run(session, site, owner, child, started)
-        if run.status == "running":  # the crawl died, or was killed, before it could close its run
-            error = _failure(child) if child.returncode or child.timeout else "crawl exited without closing its run"
+        if run.status == "running":
+            failure = _failure(child) if child.returncode or child.timeout else None
+            if shared and (live := workers.live_workers(session, run.id, owner.hostname, stale_after, besides=owner)):
+                left = f"run {run.id} is left to its {live} other live worker{'' if live == 1 else 's'}"
+                return run.id, "running", f"{failure}; {left}" if failure else None
+            # The crawl (and every worker of its run) died, or was killed, before the run was closed.
+            error = failure or "crawl exited without closing its run"
             runs.fail_run(session, run, error)
             return run.id, "failed", error
-        if child.returncode != exits.BY_RUN_STATUS.get(run.status):  # 3 for an incomplete run, say: as it should
+        # A worker of a shared run exits with how its own part ended; the run's status is its closer's.
+        if not shared and child.returncode != exits.BY_RUN_STATUS.get(run.status):  # 3 when incomplete: as it should
             logger.warning("run %s was closed as %s, then the crawl %s", run.id, run.status, _failure(child))
         return run.id, run.status, run.error
 

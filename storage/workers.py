@@ -90,8 +90,29 @@ def _row(run_id: int, owner: runs.Owner) -> RunWorker:
 
 
 def _live(session: Session, run_id: int, hostname: str, stale_after: dt.timedelta) -> bool:
+    return live_workers(session, run_id, hostname, stale_after) > 0
+
+
+def live_workers(session: Session, run_id: int, hostname: str, stale_after: dt.timedelta, *,
+                 besides: runs.Owner | None = None) -> int:
+    """How many workers of the run (`besides` left out) still work it: marked working, their process
+    alive (on `hostname`) and their heartbeat fresh."""
     working = session.scalars(select(RunWorker).where(RunWorker.run_id == run_id, RunWorker.state == "working"))
-    return any(_dead_reason(worker, hostname, stale_after) is None for worker in working)
+    others = [worker for worker in working
+              if besides is None or (worker.pid, worker.hostname) != (besides.pid, besides.hostname)]
+    return sum(1 for worker in others if _dead_reason(worker, hostname, stale_after) is None)
+
+
+def run_worked_by(session: Session, site: str, owner: runs.Owner, since: dt.datetime) -> CrawlRun | None:
+    """The newest shared run of `site` that `owner` claimed or joined at or after `since`, or None
+    (its ownership may have passed to another worker since: storage.runs.run_started_by misses it)."""
+    return session.scalars(
+        select(CrawlRun).join(RunWorker, RunWorker.run_id == CrawlRun.id)
+        .where(CrawlRun.site == site, RunWorker.pid == owner.pid, RunWorker.hostname == owner.hostname,
+               RunWorker.joined_at >= since)
+        .order_by(CrawlRun.id.desc())
+        .limit(1)
+    ).one_or_none()
 
 
 def _dead_reason(worker: RunWorker, hostname: str, stale_after: dt.timedelta) -> str | None:
@@ -165,10 +186,7 @@ def shares(engine: Engine, run_id: int) -> list[tuple[dict[str, Any], dict[str, 
 def others_working(engine: Engine, run_id: int, owner: runs.Owner, stale_after: dt.timedelta) -> bool:
     """Whether another worker of the run still works it (alive, its spider open)."""
     with Session(engine) as session:
-        working = session.scalars(select(RunWorker).where(
-            RunWorker.run_id == run_id, RunWorker.state == "working",
-            (RunWorker.pid != owner.pid) | (RunWorker.hostname != owner.hostname)))
-        return any(_dead_reason(worker, owner.hostname, stale_after) is None for worker in working)
+        return live_workers(session, run_id, owner.hostname, stale_after, besides=owner) > 0
 
 
 def finish_shared_run(session: Session, run_id: int, status: str, stats: dict[str, Any], *,

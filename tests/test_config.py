@@ -79,6 +79,16 @@ def test_variables_that_are_not_crawl_settings_are_left_alone(project_settings):
     assert "NEWSWATCH_SMTP_HOST" not in settings and "NEWSWATCH_TEST_POSTGRES_URL" not in settings
 
 
+def test_a_queue_worker_takes_from_the_queue_no_more_than_the_site_downloads_at_once(project_settings):
+    settings = project_settings({"NEWSWATCH_QUEUE": "redis://localhost:6379/0"})
+    config.shared_queue(settings, settings["NEWSWATCH_QUEUE"])
+    given = project_settings({"NEWSWATCH_QUEUE": "redis://localhost:6379/0"}, cmdline={"CONCURRENT_REQUESTS": "32"})
+    config.shared_queue(given, given["NEWSWATCH_QUEUE"])
+
+    assert settings.getint("CONCURRENT_REQUESTS") == settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") == 4
+    assert given.getint("CONCURRENT_REQUESTS") == 32  # the operator's, given on the command line
+
+
 def test_a_crawl_started_from_python_is_checked_as_it_starts(project_settings):
     settings = project_settings({"NEWSWATCH_STORE_BATCH": "a hundred"})
 

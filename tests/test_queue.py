@@ -137,3 +137,19 @@ def test_stats_of_workers_are_summed():
     total = sum_stats([{"requests": 3, "responses_by_status": {"200": 2, "404": 1}, "gone_witnessed": [4]},
                        {"requests": 5, "responses_by_status": {"200": 5}, "gone_witnessed": [2], "errors": 1}])
     assert total == {"requests": 8, "responses_by_status": {"200": 7, "404": 1}, "gone_witnessed": [2, 4], "errors": 1}
+
+
+def test_a_waiting_worker_is_ready_once_requests_are_queued_the_run_closes_or_it_was_taken_for_dead(server):
+    claimer, joiner = run_of(server, "1@a", "2@b")
+    claimer.start([])
+    joiner.join()
+    claimer.started()
+    assert not joiner.ready()  # nothing queued, the run going on: it keeps waiting
+    queued(claimer, b"article")
+    assert joiner.ready()
+    assert joiner.pop() == b"article" and not claimer.ready()
+    assert claimer.idle() is Idle.WAIT  # the joiner holds it
+    assert joiner.idle() is Idle.CLOSE
+    assert claimer.ready()  # the run was found drained: it leaves at once
+    late = run_of(server, "3@c")[0]
+    assert late.ready()  # not a member (taken for dead, say): it learns so at once

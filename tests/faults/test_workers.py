@@ -10,10 +10,12 @@ key left in Redis. Skipped when Redis or PostgreSQL is absent.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -26,7 +28,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from faults import observe
-from faults.conftest import V2, Crawls, sqlite_engine
+from faults.conftest import V2, Crawls, nightly_job, sqlite_engine
 from faults.faultmirror import ARTICLE, held
 from faults.processes import Crawl, crawl_command
 from storage.db import make_engine, migrate
@@ -154,6 +156,29 @@ def test_a_worker_joins_a_run_late_and_takes_a_share(site, crawls, postgres, que
     assert shares[second.pid]["requests"] > 0  # it took part, not only watched
 
 
+def test_a_worker_takes_only_what_it_can_download_at_once_and_leaves_the_rest_to_the_others(
+        site, crawls, postgres, queue, one_process):
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate)]  # every article fetch hangs until the gate opens
+    first = crawls.start(postgres, CONCURRENT_REQUESTS_PER_DOMAIN="2", **queue)
+    run_id = int(first.wait_for_log(r"run (\d+) claimed by worker").group(1))
+    site.wait_for(ARTICLE, count=2)  # its two downloads at a time, both held
+    second = crawls.start(postgres, CONCURRENT_REQUESTS_PER_DOMAIN="2", **queue)
+    second.wait_for_log(r"run \d+ joined by worker")
+    site.wait_for(ARTICLE, count=4)  # the second worker's two
+    server = redis.Redis.from_url(REDIS_URL)
+    queued = server.zcard(f"{queue['NEWSWATCH_QUEUE_PREFIX']}:icesco:{run_id}:requests")
+    server.close()
+
+    # Two at a time each, none taken to wait in a worker's hands: the rest is queued for whoever is free.
+    assert len(site.hits(ARTICLE)) == 4
+    assert queued > 0
+    gate.set()
+    finish([first, second])
+    one_closed_run(postgres, [first, second])
+    assert stored(postgres) == one_process["v1"]
+
+
 @pytest.mark.parametrize("role", ["joined", "claimed"])
 def test_kill_9_of_a_worker_loses_nothing_and_reports_each_change_once(site, crawls, postgres, queue, one_process,
                                                                        role):
@@ -199,6 +224,13 @@ def test_a_worker_stopped_by_sigterm_leaves_and_the_others_finish_the_run(site, 
     roles = {crawl.wait_for_log(r"run \d+ (claimed|joined) by worker").group(1): crawl for crawl in started}
     survivor, stopped = roles["claimed"], roles["joined"]
     site.wait_for(ARTICLE, count=14)
+    # Once it works (requests in its hands): a SIGTERM while its engine still starts is Scrapy's
+    # start-up, which closes no spider (it exits 4 without leaving the queue).
+    run_id = int(stopped.wait_for_log(r"run (\d+) joined by worker").group(1))
+    server = redis.Redis.from_url(REDIS_URL)
+    holding = f"{queue['NEWSWATCH_QUEUE_PREFIX']}:icesco:{run_id}:inflight:{stopped.pid}@{socket.gethostname()}"
+    observe.eventually(lambda: server.zcard(holding) > 0, "the stopped worker holds requests", crawl=stopped)
+    server.close()
     stopped.signal(signal.SIGTERM)
     stopped.wait_for_log(r"shutting down gracefully")
     gate.set()
@@ -260,3 +292,81 @@ def test_an_unreachable_queue_refuses_the_crawl_in_one_line(tmp_path):
     errors = [line for line in result.stderr.splitlines() if "ERROR" in line or "Traceback" in line]
     assert len(errors) == 1 and "the queue refused the crawl" in errors[0], result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+
+
+# --------------------------------------------------------------------------- the nightly job's crawl as a worker
+
+SUCCEED = (sys.executable, "-c", "pass")  # the job's notify step: mail is not the point
+
+
+def run_workers(engine: Engine, run_id: int) -> int:
+    with Session(engine) as session:
+        return len(session.scalars(select(RunWorker).where(RunWorker.run_id == run_id)).all())
+
+
+def start_nightly_job(engine: Engine, command: list[str], monkeypatch, tmp_path) -> tuple[threading.Thread, list]:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "job-state"))
+    reports: list = []
+    job = threading.Thread(target=lambda: reports.append(nightly_job(engine, command, SUCCEED)), daemon=True)
+    job.start()
+    return job, reports
+
+
+def test_the_nightly_job_s_crawl_that_joined_a_run_reports_that_run_and_its_changes_come_once(
+        site, crawls, postgres, queue, monkeypatch, tmp_path):
+    baseline = crawls.run(postgres, **queue)
+    assert baseline.status == 0, baseline.tail()
+    site.snapshot = V2
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate, after=10)]  # the run cannot drain before the job's crawl is in
+    claimer = crawls.start(postgres, *FULL, **queue)  # another machine's worker, as it were
+    run_id = int(claimer.wait_for_log(r"run (\d+) claimed by worker").group(1))
+    url = postgres.url.render_as_string(hide_password=False)
+    job, reports = start_nightly_job(postgres, crawl_command(site.base_url, url, *FULL, **queue), monkeypatch,
+                                     tmp_path)
+    observe.eventually(lambda: run_workers(postgres, run_id) == 2, "the job's crawl joins the run", crawl=claimer)
+    gate.set()
+    job.join(180)
+    finish([claimer])
+
+    assert not job.is_alive()
+    (report,) = reports
+    # Its own run: closed by whichever worker found it drained, maybe after the job's crawl left it.
+    assert (report.run_id, report.error) == (run_id, None)
+    assert report.status in ("complete", "running")
+    assert [(run.id, run.status) for run in observe.runs(postgres)][1:] == [(run_id, "complete")]  # no failed run
+    assert observe.reported(postgres) == observe.expected(V2)  # each change once, by the run
+
+
+def test_the_nightly_job_leaves_the_run_its_killed_crawl_claimed_to_its_live_workers(
+        site, crawls, postgres, queue, monkeypatch, tmp_path):
+    baseline = crawls.run(postgres, **queue)
+    assert baseline.status == 0, baseline.tail()
+    site.snapshot = V2
+    gate = threading.Event()
+    site.faults = [held(ARTICLE, gate, after=10)]
+    url = postgres.url.render_as_string(hide_password=False)
+    job, reports = start_nightly_job(postgres, crawl_command(site.base_url, url, *FULL, **queue), monkeypatch,
+                                     tmp_path)
+    run = observe.eventually(lambda: next((r for r in observe.runs(postgres) if r.status == "running"), None),
+                             "the job's crawl claims the run")
+    joiner = crawls.start(postgres, *FULL, **queue)
+    joiner.wait_for_log(rf"run {run.id} joined by worker")
+    server = redis.Redis.from_url(REDIS_URL)
+    key = f"{queue['NEWSWATCH_QUEUE_PREFIX']}:icesco:{run.id}"
+    observe.eventually(lambda: not server.exists(f"{key}:starting"), "the claimer queued its start", crawl=joiner)
+    server.close()
+    os.kill(run.pid, signal.SIGKILL)  # the job's crawl, while the joiner still works the run
+    job.join(60)
+    assert not job.is_alive(), "the nightly job is still waiting for its killed crawl"
+    (report,) = reports
+    assert (report.run_id, report.status) == (run.id, "running")
+    assert report.error.startswith("crawl was killed by SIGKILL")
+    assert report.error.endswith(f"run {run.id} is left to its 1 other live worker")
+    assert observe.runs(postgres)[-1].status == "running"  # not failed under its worker
+
+    gate.set()
+    finish([joiner])
+    assert [(r.id, r.status) for r in observe.runs(postgres)][1:] == [(run.id, "complete")]
+    assert len(summaries([joiner])) == 1
+    assert observe.reported(postgres) == observe.expected(V2)
