@@ -19,9 +19,18 @@ and peak memory: the largest sampled sum of resident sets of the crawl process a
 
 Then, once: an incremental run after 1% of the articles were edited (the newest ones, where
 edits happen) and 20 added (are all found, and nothing else?); extraction alone, page by page;
-the raw archive's cost per 1,000 versions; and case E, 2 workers on Redis against 3 sites at
-100 ms server latency, 4 requests per site at a time: reported "not available" until the tree
-has shared-queue workers (NEWSWATCH_QUEUE) and operator site profiles (NEWSWATCH_SITES_DIR).
+the raw archive's cost per 1,000 versions. Then case E, 2 workers on Redis against 3 sites at
+100 ms server latency, 4 requests per site at a time (the latency-bound case where workers help),
+against 1 worker on the same set-up, interleaved `--rounds` times, medians: three operator
+profiles in a NEWSWATCH_SITES_DIR (copies of icesco.toml named alpha, beta, gamma, each fetched
+from its own nginx port), `--workers-articles` articles each (one mirror served on three ports),
+one fresh PostgreSQL database per measurement (dropped at the end), a Redis key prefix per
+measurement. The sites are crawled one after the other, as the nightly job does, each site's run
+by its workers started together (`scrapy crawl news -s NEWSWATCH_SITE=alpha`, twice, as in the
+README's "Several workers"). Each site must end in one complete run, closed once, every worker
+gone and no Redis key left; `--only-workers` runs case E alone. It needs nginx's echo module,
+Redis at 127.0.0.1:6379 and PostgreSQL at 127.0.0.1:5432 (user postgres), else it is reported
+"not available" with the reason.
 
 With `--record FILE` the figures are also appended to FILE as one JSON line, with the date, the
 commit, the machine, the page sizes and the load before and after: `bench/results.jsonl` is the
@@ -97,27 +106,45 @@ class Crawl:
 
 def measure(server: Nginx, command: Sequence[str]) -> Crawl:
     """Run `command` (a crawl) in a child process against `server` and measure it from the outside."""
+    return measure_steps(server, [[command]])
+
+
+def measure_steps(server: Nginx, steps: Sequence[Sequence[Sequence[str]]]) -> Crawl:
+    """Run `steps` one after the other, each a set of crawls started together in child processes
+    (the workers of one run), and measure them as one: from the first start to the last end, the
+    CPU of every child's process tree, and the largest sampled sum of their resident sets."""
     server.requests()  # forget what came before
     served, started = server.cpu_seconds(), time.perf_counter()
-    child = subprocess.Popen(list(command), cwd=ROOT)
-    peak, done = [0.0, 0.0], threading.Event()
-    sampler = threading.Thread(target=_sample_memory, args=(child.pid, peak, done), daemon=True)
-    sampler.start()
-    _, status, usage = os.wait4(child.pid, 0)
+    cpu, peak, peak_pss = 0.0, 0.0, 0.0
+    for commands in steps:
+        children = [subprocess.Popen(list(command), cwd=ROOT) for command in commands]
+        sampled, done = [0.0, 0.0], threading.Event()
+        sampler = threading.Thread(target=_sample_memory, args=([c.pid for c in children], sampled, done), daemon=True)
+        sampler.start()
+        failed, maxrss = [], 0.0
+        for child, command in zip(children, commands, strict=True):
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            cpu += usage.ru_utime + usage.ru_stime
+            maxrss = max(maxrss, usage.ru_maxrss / 1024)
+            if child.returncode != 0:
+                failed.append(" ".join(command))
+        done.set()
+        sampler.join()
+        if failed:
+            raise SystemExit(f"crawl failed: {failed[0]}")
+        peak = max(peak, sampled[0], maxrss)
+        peak_pss = max(peak_pss, sampled[1])
     elapsed = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"crawl failed: {' '.join(command)}")
     requests = server.requests()
     listing = tuple(ICESCO.listing_paths.values())
     return Crawl(elapsed, len(requests), sum(1 for _, path in requests if ICESCO.article_path.match(path)),
-                 sum(1 for _, path in requests if path.startswith(listing)), max(peak[0], usage.ru_maxrss / 1024),
-                 usage.ru_utime + usage.ru_stime, server.cpu_seconds() - served, peak[1])
+                 sum(1 for _, path in requests if path.startswith(listing)), peak, cpu,
+                 server.cpu_seconds() - served, peak_pss)
 
 
-def newswatch(server: Nginx, database_url: str, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"NEWSWATCH_SITE_URL={server.url()}",
+def newswatch(server: Nginx, database_url: str, *extra: str, site: str | None = None) -> list[str]:
+    return [sys.executable, "-m", "scrapy", "crawl", "news", "-s", f"NEWSWATCH_SITE_URL={server.url(site)}",
             "-s", f"NEWSWATCH_DATABASE_URL={database_url}", *FAST, *extra]
 
 
@@ -125,18 +152,18 @@ def naive(server: Nginx, store: str | None = None) -> list[str]:
     return [sys.executable, str(ROOT / "bench" / "naive.py"), server.url(), *(["--store", store] if store else [])]
 
 
-def _sample_memory(pid: int, peak: list[float], done: threading.Event) -> None:
-    """Keep in `peak[0]` the largest sum of resident sets (MB) of `pid` and its descendants, and in
+def _sample_memory(pids: list[int], peak: list[float], done: threading.Event) -> None:
+    """Keep in `peak[0]` the largest sum of resident sets (MB) of `pids` and their descendants, and in
     `peak[1]` the largest sum of their proportional sets (PSS: a page shared by n processes counts
     1/n in each, so pages a forked child shares with its parent count once, not in both)."""
     while not done.wait(0.1):
-        tree = _tree(pid)
+        tree = _tree(pids)
         peak[0] = max(peak[0], sum(_rss_kb(p) for p in tree) / 1024)
         peak[1] = max(peak[1], sum(_pss_kb(p) for p in tree) / 1024)
 
 
-def _tree(root: int) -> list[int]:
-    """`root` and its descendants, from /proc (Linux)."""
+def _tree(roots: list[int]) -> list[int]:
+    """`roots` and their descendants, from /proc (Linux)."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -144,7 +171,7 @@ def _tree(root: int) -> list[int]:
                 parents[int(entry.name)] = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
             except (OSError, IndexError, ValueError):
                 continue  # the process ended meanwhile
-    tree, frontier = [root], [root]
+    tree, frontier = list(roots), list(roots)
     while frontier:
         frontier = [pid for pid, parent in parents.items() if parent in frontier]
         tree += frontier
@@ -240,21 +267,202 @@ def edited(release):
     return dataclasses.replace(release, blocks=(*release.blocks, Paragraph("This release was updated.")))
 
 
-def workers_case() -> str | None:
-    """Case E, 2 workers on Redis against 3 sites at 100 ms latency and 4 requests per site:
-    why it cannot run in this tree, or None when it can.
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"  # the server; the case makes its own databases
+REDIS_URL = "redis://127.0.0.1:6379/0"
+SITES = ("alpha", "beta", "gamma")  # case E's three sites, each an operator's copy of the ICESCO profile
+LATENCY_MS, PER_SITE = 100, 4
+WORKERS_RATIO = 1.8  # target: 2 workers >= 1.8x one on the latency-bound case
 
-    Where it goes once the tree has both: three snapshots (`write_mirror` + `dress_mirror`),
-    `Nginx({"a": .., "b": .., "c": ..}, latency_ms=100)` (one port per site; check with one
-    request that it answers in 100 ms or more), three profiles in a NEWSWATCH_SITES_DIR (copies of
-    icesco.toml, their origins the three ports), then `measure` of one worker and of two
-    (`newswatch(...)` with `-s NEWSWATCH_QUEUE=redis://127.0.0.1:6379/N -s
-    CONCURRENT_REQUESTS_PER_DOMAIN=4`, the second started by the first's `measure` running in a
-    thread), reporting articles/s of each and their ratio (target: 2 workers >= 1.8x one).
-    """
-    source = "\n".join(path.read_text("utf-8") for path in (ROOT / "crawler").rglob("*.py"))
-    missing = [name for name in ("NEWSWATCH_QUEUE", "NEWSWATCH_SITES_DIR") if name not in source]
-    return f"this tree has no {' and no '.join(missing)}" if missing else None
+
+def workers_case() -> str | None:
+    """Why case E (2 workers on Redis against 3 sites at 100 ms latency, 4 requests per site at a
+    time) cannot run on this machine, or None when it can: it needs the echo module of nginx (for
+    the latency), Redis at REDIS_URL and PostgreSQL at POSTGRES_URL (the store of workers)."""
+    import redis
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+
+    from bench.nginx import ECHO_MODULE
+
+    if not ECHO_MODULE.exists():
+        return "nginx's echo module is not installed (apt-get install -y -qq libnginx-mod-http-echo)"
+    try:
+        redis.Redis.from_url(REDIS_URL).ping()
+    except redis.exceptions.ConnectionError as error:
+        return f"Redis not reachable at {REDIS_URL}: {error}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        admin.connect().close()
+    except OperationalError as error:
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {str(error.orig).strip()}"
+    finally:
+        admin.dispose()
+    return None
+
+
+def site_profiles(folder: Path) -> Path:
+    """The operator's folder of case E's profiles (NEWSWATCH_SITES_DIR): the bundled ICESCO profile
+    (the mirror is ICESCO's pages) under another name and origin for each site."""
+    from crawler.sites import BUNDLED_DIR
+
+    folder.mkdir()
+    text = (BUNDLED_DIR / "icesco.toml").read_text("utf-8")
+    for name in SITES:
+        (folder / f"{name}.toml").write_text(
+            text.replace('name = "icesco"', f'name = "{name}"')
+            .replace('origin = "https://icesco.org"', f'origin = "https://{name}.example.org"')
+            .replace('"icesco.org", "www.icesco.org",', f'"{name}.example.org", "icesco.org", "www.icesco.org",'),
+            "utf-8")
+    return folder
+
+
+class Postgres:
+    """Fresh PostgreSQL databases on the machine's server, each dropped when the bench ends."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        self.url = make_url(POSTGRES_URL)
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        self.made: list[str] = []
+
+    def create(self) -> str:
+        from storage.db import migrate
+
+        name = f"newswatch_bench_{os.getpid()}_{len(self.made)}"
+        with self.admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        self.made.append(name)
+        url = self.url.set(database=name).render_as_string(hide_password=False)
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        return url
+
+    def close(self) -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as connection:
+            for name in self.made:
+                connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                                   {"n": name})
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        self.admin.dispose()
+
+
+def shared_runs(database_url: str) -> dict[str, dict]:
+    """Each site's runs in the database: how many, the last one's status and time from its start
+    to its close, its workers' states and how many requests each worker fetched."""
+    from storage.models import CrawlRun, RunWorker
+
+    engine = make_engine(database_url)
+    out: dict[str, dict] = {}
+    with Session(engine) as session:
+        for run in session.scalars(select(CrawlRun).order_by(CrawlRun.id)):
+            workers = session.scalars(select(RunWorker).where(RunWorker.run_id == run.id).order_by(RunWorker.id)).all()
+            site = out.setdefault(run.site, {"runs": 0})
+            seconds = (run.finished_at - run.started_at).total_seconds() if run.finished_at else None
+            site.update(runs=site["runs"] + 1, status=run.status, seconds=seconds, workers=[w.state for w in workers],
+                        worker_requests=[int(w.stats.get("requests", 0)) for w in workers])
+    engine.dispose()
+    return out
+
+
+def run_workers_case(server: Nginx, sites_dir: Path, settings: list[str], rounds: int) -> dict:
+    """Case E: the three sites crawled one after the other, as the nightly job does, each by
+    `workers` processes started together on the shared queue (one run per site), into one fresh
+    PostgreSQL database; 1 worker and 2 workers interleaved `rounds` times."""
+    import redis
+
+    results: dict[int, list[Crawl]] = {1: [], 2: []}
+    checks: dict[int, list[dict]] = {1: [], 2: []}
+    each: list[dict] = []  # every measurement, in order, with the load after it
+    postgres, queue = Postgres(), redis.Redis.from_url(REDIS_URL)
+    try:
+        for n in range(rounds):
+            for count in (1, 2):
+                database, prefix = postgres.create(), f"newswatch-bench-{os.getpid()}-{n}-{count}"
+                queued = ["-s", f"NEWSWATCH_QUEUE={REDIS_URL}", "-s", f"NEWSWATCH_QUEUE_PREFIX={prefix}",
+                          "-s", f"NEWSWATCH_SITES_DIR={sites_dir}", "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={PER_SITE}",
+                          # one site a run: a worker's whole concurrency is its site's share (given, it stays)
+                          "-s", f"CONCURRENT_REQUESTS={PER_SITE}"]
+                steps = [[newswatch(server, database, *settings, *queued, "-s", f"NEWSWATCH_SITE={site}", site=site)
+                          for _ in range(count)] for site in SITES]
+                results[count].append(measure_steps(server, steps))
+                left = list(queue.scan_iter(match=f"{prefix}:*"))
+                check = {"sites": shared_runs(database), "redis_keys_left": len(left)}
+                if left:
+                    queue.delete(*left)
+                checks[count].append(check)
+                crawl = results[count][-1]
+                runs_seconds = sum(got["seconds"] or 0 for got in check["sites"].values())
+                each.append({"workers": count, "seconds": round(crawl.seconds, 1), "runs_seconds": round(runs_seconds, 1),
+                             "per_second": round(crawl.articles / crawl.seconds, 1),
+                             "load": [round(x, 2) for x in os.getloadavg()]})
+                print(f"   case E round {n + 1}/{rounds}, {count} worker{'s' * (count > 1)}: {crawl.articles} articles "
+                      f"in {crawl.seconds:.1f} s = {crawl.articles / crawl.seconds:.1f}/s, the runs themselves (start to close) "
+                      f"{runs_seconds:.1f} s (load {os.getloadavg()[0]:.2f})")
+    finally:
+        queue.close()
+        postgres.close()
+    for count, seen in checks.items():
+        for check in seen:
+            wrong = {site: got for site, got in check["sites"].items()
+                     if got["runs"] != 1 or got["status"] != "complete" or len(got["workers"]) != count
+                     or set(got["workers"]) != {"left"}}
+            if wrong or set(check["sites"]) != set(SITES) or check["redis_keys_left"]:
+                raise SystemExit(f"case E, {count} worker(s): a site's run was not one complete run closed once, "
+                                 f"every worker gone: {check}")
+    one, two = _median(results[1]), _median(results[2])
+    runs_seconds = {count: statistics.median(e["runs_seconds"] for e in each if e["workers"] == count) for count in (1, 2)}
+    return {"one": one, "two": two, "ratio": round((two.articles / two.seconds) / (one.articles / one.seconds), 3),
+            "runs_seconds": runs_seconds, "runs_ratio": round(runs_seconds[1] / max(0.1, runs_seconds[2]), 3),
+            "worker_requests": {site: got["worker_requests"] for site, got in checks[2][-1]["sites"].items()},
+            "each": each}
+
+
+def case_e(tmp: Path, articles: int, settings: list[str], rounds: int, today: dt.date) -> dict | str:
+    """Run case E on a mirror of `articles` articles per site and print its figures: the figures,
+    or why it did not run."""
+    label = f"6. 2 workers on Redis, 3 sites at {LATENCY_MS} ms latency, {PER_SITE} requests per site"
+    if not articles:
+        print(f"{label}: not run (--workers-articles 0)")
+        return "not run"
+    if (unavailable := workers_case()) is not None:
+        print(f"{label}: not available ({unavailable})")
+        return unavailable
+    snapshot = tmp / "sites-mirror"
+    write_mirror(snapshot, synthetic_releases(articles, newest=today), golden=False)
+    dress_mirror(snapshot)
+    with Nginx(dict.fromkeys(SITES, snapshot), latency_ms=LATENCY_MS) as server:
+        import urllib.request
+
+        started = time.perf_counter()
+        with urllib.request.urlopen(server.url(SITES[0]) + "/en/") as answer:
+            answer.read()
+        answered = time.perf_counter() - started
+        if answered < LATENCY_MS / 1000:
+            raise SystemExit(f"nginx answered in {answered * 1000:.0f} ms, not {LATENCY_MS} ms or more")
+        server.requests()
+        figures = run_workers_case(server, site_profiles(tmp / "sites"), settings, rounds)
+    one, two = figures["one"], figures["two"]
+    print(f"{label} (each site's run in turn, its workers started together; {articles} articles a site, "
+          f"medians of {rounds}; a first request answered in {answered * 1000:.0f} ms):")
+    for count, c in ((1, one), (2, two)):
+        print(f"   {count} worker{'s' * (count > 1)}{' ' * (count == 1)} {c.articles:6} articles in {c.seconds:6.1f} s = "
+              f"{c.articles / c.seconds:7.1f}/s, {c.cpu_seconds / max(1, c.articles) * 1000:6.2f} ms CPU per article, "
+              f"peak {c.peak_mb:.0f} MB, {c.requests} requests")
+    shares = ", ".join(f"{site} {'+'.join(map(str, got))}" for site, got in figures["worker_requests"].items())
+    print(f"   2 workers / 1 worker = {figures['ratio']:.2f} (target >= {WORKERS_RATIO}); the runs alone, start to close "
+          f"(no process start or exit): {figures['runs_seconds'][1]:.1f} s against {figures['runs_seconds'][2]:.1f} s, "
+          f"{figures['runs_ratio']:.2f}; each site's run complete, "
+          f"closed once, every worker gone (requests per worker: {shares}), no Redis key left")
+    return {"articles_per_site": articles, "latency_ms": LATENCY_MS, "per_site": PER_SITE,
+            "one": one.figures(), "two": two.figures(), "ratio": figures["ratio"], "runs_ratio": figures["runs_ratio"],
+            "worker_requests": figures["worker_requests"], "each": figures["each"],
+            "order": "sites in sequence, 2 workers each"}
 
 
 def main() -> None:
@@ -264,12 +472,22 @@ def main() -> None:
     parser.add_argument("--record", type=Path, metavar="FILE", help="append the figures to FILE (JSON lines)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for newswatch's crawls (e.g. NEWSWATCH_EXTRACT_WORKERS=1); recorded")
+    parser.add_argument("--workers-articles", type=int, default=600, metavar="N",
+                        help="articles of each of case E's 3 sites (0: case E is not run)")
+    parser.add_argument("--only-workers", action="store_true", help="run case E alone")
     args = parser.parse_args()
     settings = [option for setting in args.set for option in ("-s", setting)]
     load_before = os.getloadavg()
     if load_before[0] > 0.5:
         print(f"warning: load average {load_before[0]:.2f} before the run: other work skews the figures")
     today = dt.date.today()
+    if args.only_workers:
+        with tempfile.TemporaryDirectory(prefix="newswatch-bench-") as tmp_name:
+            workers = case_e(Path(tmp_name), args.workers_articles, settings, args.rounds, today)
+        if args.record:
+            _record(args.record, args.workers_articles * len(SITES), load_before, os.getloadavg(),
+                    {"server": "nginx", "rounds": args.rounds, "settings": args.set, "workers": workers})
+        return
     releases = synthetic_releases(args.articles + ADDED, newest=today)
     first, edits = releases[ADDED:], args.articles // 100
     second = releases[:ADDED] + [edited(r) for r in first[:edits]] + first[edits:]
@@ -315,6 +533,7 @@ def main() -> None:
             _, kinds = latest_run(database)
         archive = raw_archive(database)
         steps = extraction_alone(tmp / "v1")
+        workers = case_e(tmp, args.workers_articles, settings, args.rounds, today)
     load_after = os.getloadavg()
     if any(unchanged_written):
         raise SystemExit(f"an unchanged night wrote versions: {unchanged_written}")
@@ -351,9 +570,6 @@ def main() -> None:
           f"{archive['raw_bytes'] / archive['pages'] / 1000:.1f} KB a page as fetched, "
           f"{archive['stored_bytes'] / archive['pages'] / 1000:.1f} KB stored (zstd): "
           f"{archive['bytes_per_1000_versions'] / 1e6:.2f} MB per 1,000 versions")
-    unavailable = workers_case()
-    print(f"6. 2 workers on Redis, 3 sites at 100 ms latency, 4 requests per site: "
-          f"{'not available (' + unavailable + ')' if unavailable else 'not wired yet (see workers_case)'}")
     peak_note = (f"peak {full.peak_mb:.0f} MB, PSS {full.peak_pss_mb:.0f} MB (target <= {PEAK_MB} MB at {PEAK_AT:,} articles"
                  + ("" if args.articles == PEAK_AT else f"; this run has {args.articles:,}") + ")")
     print(f"targets: full/floor {'met' if targets['full_per_floor'] >= FULL_PER_FLOOR else 'NOT met'}, "
@@ -368,7 +584,7 @@ def main() -> None:
             "unchanged_versions_written": max(unchanged_written),
             "changed": {"requests": changed.requests, "edited": edits, "added": ADDED, "found": dict(kinds.items())},
             "extraction_ms": {k: round(v, 2) for k, v in steps.items() if k != "pages"},
-            "raw_archive": archive, "workers": unavailable or "not wired",
+            "raw_archive": archive, "workers": workers,
         }
         _record(args.record, args.articles, load_before, load_after, figures)
 

@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (apt-get install -y -qq nginx)")
 def test_the_benchmark_runs_and_finds_every_change_and_nothing_else(tmp_path):
     record = tmp_path / "results.jsonl"
-    done = subprocess.run([sys.executable, "bench/run.py", "--articles", "300", "--rounds", "1", "--record", str(record)],
+    done = subprocess.run([sys.executable, "bench/run.py", "--articles", "300", "--rounds", "1", "--record", str(record),
+                           "--workers-articles", "0"],  # case E: its own test below
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     report = done.stdout
@@ -37,7 +38,7 @@ def test_the_benchmark_runs_and_finds_every_change_and_nothing_else(tmp_path):
     assert "found 3/3 edited and 20/20 added (other changes: none)" in report
     assert re.search(r"^4\. extraction alone, one process, 300 pages: ", report, re.M), report
     assert re.search(r"^5\. raw archive: 323 pages for 323 versions, .* MB per 1,000 versions$", report, re.M), report
-    assert re.search(r"^6\. 2 workers on Redis, 3 sites at 100 ms latency", report, re.M), report
+    assert re.search(r"^6\. 2 workers on Redis, 3 sites at 100 ms latency.*: not run", report, re.M), report
     (line,) = record.read_text("utf-8").splitlines()  # the record: one JSON line per run
     figures = json.loads(line)
     assert (figures["articles"], figures["machine"]["cores"]) == (300, os.cpu_count())
@@ -74,3 +75,27 @@ def test_nginx_adds_the_latency_it_is_asked_for(tmp_path):
                 urllib.request.urlopen(urllib.request.Request(server.url() + "/en/", headers={"If-None-Match": etag}))
             assert not_modified.value.code == 304
             assert server.requests() == [(200, "/en/"), (304, "/en/")]
+
+
+@pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed (apt-get install -y -qq nginx)")
+def test_the_workers_case_crawls_three_sites_each_in_one_run_worked_by_both_workers(tmp_path):
+    """Case E on a tiny mirror: 3 sites, each one run closed once (the bench checks it and exits
+    non-zero otherwise), worked by 1 worker then by 2, both of which fetched."""
+    from bench.run import workers_case
+
+    if (unavailable := workers_case()) is not None:
+        pytest.skip(f"case E cannot run here: {unavailable}")
+    record = tmp_path / "results.jsonl"
+    done = subprocess.run([sys.executable, "bench/run.py", "--only-workers", "--workers-articles", "40", "--rounds", "1",
+                           "--record", str(record)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    report = done.stdout
+    for label in ("1 worker ", "2 workers"):
+        assert re.search(rf"^   {label}    120 articles in .* ms CPU per article, peak \d+ MB", report, re.M), report
+    assert re.search(r"^   2 workers / 1 worker = \d+\.\d\d \(target >= 1\.8\); .*; each site's run complete, closed once",
+                     report, re.M), report
+    (line,) = record.read_text("utf-8").splitlines()
+    workers = json.loads(line)["workers"]
+    assert (workers["one"]["articles"], workers["two"]["articles"]) == (120, 120)
+    assert set(workers["worker_requests"]) == {"alpha", "beta", "gamma"}
+    assert all(len(shares) == 2 and min(shares) > 0 for shares in workers["worker_requests"].values()), workers
