@@ -134,11 +134,18 @@ http {{
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def requests(self) -> list[tuple[int, str]]:
-        """The requests logged since the last call: (status, unquoted path)."""
-        with self.log.open("rb") as log:
-            log.seek(self._read)
-            data = log.read()
+    def requests(self, at_least: int = 0, timeout: float = 10.0) -> list[tuple[int, str]]:
+        """The requests logged since the last call: (status, unquoted path). nginx writes a request's
+        line once its answer is sent, so a client may have it first: `at_least` waits (up to
+        `timeout` s) for that many lines."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.log.open("rb") as log:
+                log.seek(self._read)
+                data = log.read()
+            if data.count(b"\n") >= at_least or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)  # polling a file nginx appends to: no event to wait on
         complete = data.rpartition(b"\n")[0]
         self._read += len(complete) + 1 if complete else 0
         out = []
