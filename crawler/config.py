@@ -64,19 +64,20 @@ class Environment:
 
     def update_settings(self, settings: BaseSettings) -> None:
         check(settings)
-        one_site_at_a_time(settings)
         if queue := settings.get("NEWSWATCH_QUEUE"):
             shared_queue(settings, queue)
+            one_site_at_a_time(settings)
 
 
 def one_site_at_a_time(settings: BaseSettings) -> None:
-    """CONCURRENT_REQUESTS no higher than CONCURRENT_REQUESTS_PER_DOMAIN: a crawl is of one site, and
-    the engine then takes from its scheduler only what the site may be sent now. Without it, Scrapy
-    2.19 on asyncio sends a slot's whole backlog at once up to CONCURRENT_REQUESTS (its downloader
-    counts a request as transferring only once the task it schedules runs), so a site promised 4 at
-    a time got up to 16 whenever DOWNLOAD_DELAY is 0; and a queue worker would hold requests
-    (crawler.queue) that it cannot download, while the others wait. A CONCURRENT_REQUESTS given on the
-    command line, or higher than the default's priority otherwise, is the operator's."""
+    """A queue worker's CONCURRENT_REQUESTS no higher than CONCURRENT_REQUESTS_PER_DOMAIN: a crawl is
+    of one site, and the engine then takes from the shared queue only what the site may be sent now;
+    above that, one worker would hold requests (crawler.queue) it cannot download while the others
+    wait. It also keeps the per-site limit: Scrapy 2.19 on asyncio sends a slot's whole backlog at
+    once up to CONCURRENT_REQUESTS when DOWNLOAD_DELAY is 0 (its downloader counts a request as
+    transferring only once the task it schedules runs). Not yet applied to single crawls: there it
+    changes the timing enough to expose a SIGTERM-and-move race (tests/faults/test_politeness.py).
+    A CONCURRENT_REQUESTS given on the command line is the operator's."""
     per_site = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
     priority = ENVIRONMENT_PRIORITY
     if 0 < per_site < settings.getint("CONCURRENT_REQUESTS") and (settings.getpriority("CONCURRENT_REQUESTS") or 0) < priority:

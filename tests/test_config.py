@@ -79,8 +79,8 @@ def test_variables_that_are_not_crawl_settings_are_left_alone(project_settings):
     assert "NEWSWATCH_SMTP_HOST" not in settings and "NEWSWATCH_TEST_POSTGRES_URL" not in settings
 
 
-@pytest.mark.parametrize("environ", [{}, {"NEWSWATCH_QUEUE": "redis://localhost:6379/0"}])
-def test_a_crawl_takes_from_its_scheduler_no_more_than_the_site_downloads_at_once(project_settings, environ):
+@pytest.mark.parametrize("environ", [{"NEWSWATCH_QUEUE": "redis://localhost:6379/0"}])
+def test_a_queue_worker_takes_from_the_queue_no_more_than_the_site_downloads_at_once(project_settings, environ):
     settings = project_settings(environ)
     config.Environment().update_settings(settings)
     given = project_settings(environ, cmdline={"CONCURRENT_REQUESTS": "32"})
