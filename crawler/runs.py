@@ -364,14 +364,19 @@ def _start(crawler: Crawler, engine: Engine) -> Run:
     settings = crawler.settings
     profile = config.site_profile(settings)
     claim = _claim(engine, profile.name, dt.timedelta(minutes=settings.getfloat("NEWSWATCH_LOCK_STALE_MINUTES")))
+    known = _read_known(engine, settings, profile, claim.run_id)
+    return Run(claim.run_id, profile.name, engine, known, claim.took_over, claim.is_baseline)
+
+
+def _read_known(engine: Engine, settings: BaseSettings, profile: SiteProfile, run_id: int) -> dict[str, repository.KnownArticle]:
+    """The articles the claimed run `run_id` will re-check; the run failed if the database cannot give them."""
     try:
         _rehome(engine, profile)
-        known = _known_articles(engine, settings)
+        return _known_articles(engine, settings)
     except SQLAlchemyError as error:
         with Session(engine) as session, session.begin():
-            runs.finish_run(session, claim.run_id, "failed", {}, error=f"could not read the known articles: {error}")
+            runs.finish_run(session, run_id, "failed", {}, error=f"could not read the known articles: {error}")
         raise
-    return Run(claim.run_id, profile.name, engine, known, claim.took_over, claim.is_baseline)
 
 
 def _part_status(reason: str, scrapy_stats: Mapping[str, Any]) -> str:
@@ -400,13 +405,7 @@ def _start_shared(crawler: Crawler, engine: Engine) -> tuple[Run, SharedQueue]:
     if member.joined:
         known = _joined_known(shared)
     else:
-        try:
-            _rehome(engine, profile)
-            known = _known_articles(engine, settings)
-        except SQLAlchemyError as error:
-            with Session(engine) as session, session.begin():
-                runs.finish_run(session, member.run_id, "failed", {}, error=f"could not read the known articles: {error}")
-            raise
+        known = _read_known(engine, settings, profile, member.run_id)
         shared.forget_older_runs(prefix, profile.name)
         shared.start(list(known.values()))
     for name, value in ((RUN_KEY_SETTING, shared.run_key), (WORKER_SETTING, shared.worker),
